@@ -1,0 +1,12 @@
+//! sparkrig's vocabulary, shared by every backend and by the verdict: topology, the
+//! SparkApplication model and pod derivation, the scenario language, the fault catalog and the
+//! trace schema. No I/O: files are read by the caller and handed in as [`source::Source`]s.
+
+pub mod crd;
+pub mod kube;
+pub mod podspec;
+pub mod quantity;
+pub mod source;
+pub mod sparkapp;
+pub mod time;
+pub mod topology;
