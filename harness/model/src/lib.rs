@@ -2,11 +2,14 @@
 //! SparkApplication model and pod derivation, the scenario language, the fault catalog and the
 //! trace schema. No I/O: files are read by the caller and handed in as [`source::Source`]s.
 
+pub mod appstate;
 pub mod crd;
 pub mod kube;
 pub mod podspec;
 pub mod quantity;
+pub mod scenario;
 pub mod source;
 pub mod sparkapp;
 pub mod time;
 pub mod topology;
+pub mod trace;

@@ -1,0 +1,477 @@
+//! Stage 2: raw scenario → [`Scenario`]. Resolves referenced files (topologies, manifests)
+//! relative to the scenario's folder or any parent folder, applies defaults (each with its
+//! upstream source), cross-checks names, and reports every problem with file, line and column.
+
+use std::collections::BTreeSet;
+use std::path::{Component as PathComponent, Path, PathBuf};
+
+use super::raw::*;
+use super::*;
+use crate::crd::validate_spark_application;
+use crate::kube::Toleration;
+use crate::podspec::{executor_cores, executor_instances};
+use crate::source::{Diagnostic, Diagnostics, Source, did_you_mean};
+use crate::sparkapp::SparkVersion;
+use crate::topology::{Topology, is_dns_label};
+
+/// Read access to the files a scenario references. The CLI passes the real file system.
+pub trait Files {
+    /// File contents.
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+    /// Whether `path` is a file.
+    fn is_file(&self, path: &Path) -> bool;
+    /// File names in a folder (for suggestions).
+    fn list(&self, dir: &Path) -> Vec<String>;
+}
+
+/// Loads and validates a scenario file.
+pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
+    let name = display(path);
+    let text = files
+        .read(path)
+        .map_err(|e| Diagnostic { file: name.clone(), line: 0, column: 0, path: String::new(), message: format!("cannot read: {e}"), help: None, snippet: None })?;
+    load_str(&name, &text, path.parent().unwrap_or(Path::new(".")), files, seed)
+}
+
+/// Loads a scenario from text; relative references resolve from `base`.
+pub fn load_str(name: &str, text: &str, base: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
+    let src = Source::new(name, text);
+    let raw: RawScenario = src.parse()?;
+    let mut cx = Cx { src: &src, base, files, errs: Vec::new() };
+    let scenario = cx.build(&raw, seed);
+    match scenario {
+        Some(s) if cx.errs.is_empty() => Ok(s),
+        _ => Err(Diagnostics(cx.errs)),
+    }
+}
+
+fn display(p: &Path) -> String {
+    normalize(p).display().to_string()
+}
+
+/// Lexical normalisation (`scenarios/../fixtures/x` → `fixtures/x`).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            PathComponent::CurDir => {}
+            PathComponent::ParentDir if out.components().next_back().is_some_and(|l| matches!(l, PathComponent::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
+struct Cx<'a> {
+    src: &'a Source,
+    base: &'a Path,
+    files: &'a dyn Files,
+    errs: Vec<Diagnostic>,
+}
+
+/// spark-submit wall time per app: "JVM start of spark-submit (1–3 s) + 3–4 API calls"
+/// (reference/spark-on-kubernetes.md §6 derived model; spark-operator.md §8 "~2–8s").
+const DEFAULT_SUBMIT_TIME: Dur = Dur::secs(3);
+/// Chart `controller.workers` (reference/spark-operator.md §5).
+const DEFAULT_WORKERS: u32 = 10;
+/// kube-scheduler `clientConnection` QPS / burst (reference/kube-scheduler.md §1.4).
+const DEFAULT_SCHEDULER_QPS: u32 = 50;
+const DEFAULT_SCHEDULER_BURST: u32 = 100;
+/// kubeadm deploys two CoreDNS replicas.
+const DEFAULT_COREDNS_REPLICAS: u32 = 2;
+/// Default Kubernetes minor when the scenario does not say (kind v0.32 ships 1.36; the
+/// operator's CI matrix tops out at 1.35; 1.34 is the newest the scheduler notes cover fully).
+const DEFAULT_KUBERNETES_MINOR: u32 = 34;
+/// Tasks per executor core when a workload does not say.
+const DEFAULT_TASKS_PER_CORE: u32 = 20;
+
+impl Cx<'_> {
+    fn err(&mut self, path: &str, msg: impl Into<String>, help: Option<String>) {
+        let d = self.src.diag(0, path, msg, help);
+        self.errs.push(d);
+    }
+
+    fn resolve(&self, rel: &str) -> Option<PathBuf> {
+        let p = Path::new(rel);
+        if p.is_absolute() {
+            return self.files.is_file(p).then(|| p.to_path_buf());
+        }
+        self.base.ancestors().map(|d| d.join(p)).find(|c| self.files.is_file(c)).map(|c| normalize(&c))
+    }
+
+    fn build(&mut self, raw: &RawScenario, seed: Option<u64>) -> Option<Scenario> {
+        if let Some(k) = raw.kind.as_deref().filter(|k| *k != "Scenario") {
+            self.err("kind", format!("expected kind `Scenario`, found `{k}`"), None);
+        }
+        if let Some(v) = raw.api_version.as_deref().filter(|v| *v != "sparkrig.io/v1alpha1") {
+            self.err("apiVersion", format!("unsupported apiVersion `{v}`"), Some("use `sparkrig.io/v1alpha1`".into()));
+        }
+        let topology = self.topology(&raw.topology)?;
+        let stack = self.stack(&raw.stack, &topology);
+        let mut templates = Vec::new();
+        let mut arrivals = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, w) in raw.workload.iter().enumerate() {
+            let path = format!("workload[{i}]");
+            let Some(t) = self.template(&path, &w.app, w.work.as_ref(), &stack) else { continue };
+            let prefix = w.name.clone().unwrap_or_else(|| templates_name(&t));
+            let count = w.count.unwrap_or(1);
+            let start = w.at.unwrap_or(Dur::ZERO);
+            let every = w.every.unwrap_or(Dur::ZERO);
+            for (n, name) in self.instance_names(&path, &prefix, count, &mut names).into_iter().enumerate() {
+                arrivals.push(Arrival { at: Time::ZERO + start + every.times(n as u64), template: templates.len(), name });
+            }
+            templates.push(t);
+        }
+        arrivals.sort_by_key(|a| a.at);
+        let mut steps = Vec::new();
+        for (i, s) in raw.steps.iter().enumerate() {
+            let path = format!("steps[{i}]");
+            match s {
+                RawStep::Sleep(d) => steps.push(Step::Sleep(*d)),
+                RawStep::Submit(sub) => {
+                    let p = format!("{path}.submit");
+                    let Some(t) = self.template(&p, &sub.app, sub.work.as_ref(), &stack) else { continue };
+                    let prefix = sub.name.clone().unwrap_or_else(|| templates_name(&t));
+                    let names = self.instance_names(&p, &prefix, sub.count.unwrap_or(1), &mut names);
+                    steps.push(Step::Submit { template: templates.len(), names });
+                    templates.push(t);
+                }
+                RawStep::Wait(w) => {
+                    if let Some(condition) = self.condition(&format!("{path}.wait"), w) {
+                        steps.push(Step::Wait { condition, timeout: w.timeout });
+                    }
+                }
+            }
+        }
+        if steps.is_empty() && !arrivals.is_empty() {
+            // Without a timeline: run until every app is terminal (or the max duration).
+            steps.push(Step::Wait { condition: Condition::AppsIn { apps: AppSel::All, states: vec![AppState::Completed, AppState::Failed] }, timeout: Dur::hours(6) });
+        }
+        let expectations = self.expectations(&raw.expect, &topology);
+        if expectations.is_empty() {
+            self.err("expect", "a scenario needs at least one expectation", Some("e.g. `outcomes: [{apps: all, state: COMPLETED}]`".into()));
+        }
+        Some(Scenario {
+            name: raw.name.clone(),
+            description: raw.description.clone().unwrap_or_default(),
+            file: self.src.name().to_string(),
+            seed: seed.or(raw.seed).unwrap_or(1),
+            topology,
+            stack,
+            templates,
+            arrivals,
+            steps,
+            expectations,
+            sim: raw.sim.clone(),
+            max_duration: raw.max_duration.unwrap_or(Dur::hours(24)),
+            extra_manifests: Vec::new(),
+        })
+    }
+
+    fn instance_names(&mut self, path: &str, prefix: &str, count: u32, seen: &mut BTreeSet<String>) -> Vec<String> {
+        if count == 0 {
+            self.err(&format!("{path}.count"), "count must be at least 1", None);
+            return vec![];
+        }
+        let names: Vec<String> = if count == 1 { vec![prefix.to_string()] } else { (1..=count).map(|n| format!("{prefix}-{n}")).collect() };
+        for n in &names {
+            if !is_dns_1035(n) {
+                self.err(&format!("{path}.name"), format!("app name `{n}` is not a valid DNS-1035 label (the webhook validator rejects it)"), None);
+                break;
+            }
+            if !seen.insert(n.clone()) {
+                self.err(&format!("{path}.name"), format!("app name `{n}` is used twice"), Some("give the workload entries different `name` prefixes".into()));
+                break;
+            }
+        }
+        names
+    }
+
+    fn topology(&mut self, r: &RawTopologyRef) -> Option<Topology> {
+        match r {
+            RawTopologyRef::Inline(t) => Topology::from_raw(t, self.src, "topology").map_err(|d| self.errs.extend(d.0)).ok(),
+            RawTopologyRef::Named(n) => {
+                let by_name = !n.contains('/') && !n.ends_with(".yaml") && !n.ends_with(".yml");
+                let rel = if by_name { format!("fixtures/topologies/{n}.yaml") } else { n.clone() };
+                let Some(path) = self.resolve(&rel) else {
+                    let known: Vec<String> = self
+                        .base
+                        .ancestors()
+                        .flat_map(|d| self.files.list(&d.join("fixtures/topologies")))
+                        .filter_map(|f| f.strip_suffix(".yaml").map(String::from))
+                        .collect();
+                    let help = did_you_mean(n, known.iter().map(String::as_str))
+                        .or_else(|| (!known.is_empty()).then(|| format!("known topologies: {}", known.join(", "))));
+                    self.err("topology", format!("topology `{n}` not found (looked for {rel} from {} upwards)", self.base.display()), help);
+                    return None;
+                };
+                let text = self.files.read(&path).map_err(|e| self.err("topology", format!("cannot read {}: {e}", path.display()), None)).ok()?;
+                Topology::from_source(&Source::new(display(&path), text)).map_err(|d| self.errs.extend(d.0)).ok()
+            }
+        }
+    }
+
+    fn placement(&mut self, path: &str, raw: Option<&RawPlacement>, topology: &Topology, default: Placement) -> Placement {
+        let Some(raw) = raw else { return default };
+        let mut p = Placement { node_selector: raw.node_selector.clone(), tolerations: raw.tolerations.clone() };
+        if let Some(g) = &raw.nodegroup {
+            match topology.group(g) {
+                Some(group) => {
+                    p.node_selector.insert(topology.group_label.clone(), g.clone());
+                    for t in group.taints.iter().filter(|t| t.effect.blocks_scheduling()) {
+                        p.tolerations.push(Toleration::for_taint(t));
+                    }
+                }
+                None => self.errs.push(topology.unknown_group(self.src, &format!("{path}.nodegroup"), g)),
+            }
+        }
+        p
+    }
+
+    fn component(&mut self, path: &str, raw: Option<&RawComponent>, topology: &Topology, replicas: u32, default: Placement) -> Component {
+        let placement = self.placement(&format!("{path}.placement"), raw.and_then(|r| r.placement.as_ref()), topology, default);
+        Component {
+            enabled: raw.and_then(|r| r.enabled).unwrap_or(true),
+            replicas: raw.and_then(|r| r.replicas).unwrap_or(replicas),
+            placement,
+        }
+    }
+
+    fn stack(&mut self, raw: &RawStack, topology: &Topology) -> Stack {
+        let kubernetes_minor = match &raw.kubernetes {
+            None => DEFAULT_KUBERNETES_MINOR,
+            Some(k) => match parse_kube_minor(&k.version) {
+                Some(m) => m,
+                None => {
+                    self.err("stack.kubernetes.version", format!("`{}` is not a Kubernetes version like 1.34", k.version), None);
+                    DEFAULT_KUBERNETES_MINOR
+                }
+            },
+        };
+        let op = raw.spark_operator.clone().unwrap_or_default();
+        let webhook = op.webhook.clone().unwrap_or_default();
+        let placement = self.placement("stack.sparkOperator.placement", op.placement.as_ref(), topology, Placement::default());
+        if let Some(v) = raw.spark.as_ref().and_then(|s| s.version.as_deref()).filter(|v| SparkVersion::parse(v).is_none()) {
+            self.err("stack.spark.version", format!("`{v}` is not a Spark version like 3.5.6"), None);
+        }
+        // kubeadm's CoreDNS Deployment: tolerates CriticalAddonsOnly and the control-plane taint,
+        // selects linux nodes.
+        let coredns_default = Placement {
+            node_selector: [("kubernetes.io/os".to_string(), "linux".to_string())].into(),
+            tolerations: vec![
+                Toleration::exists("CriticalAddonsOnly", None),
+                Toleration::exists(crate::kube::CONTROL_PLANE_TAINT, Some(crate::kube::TaintEffect::NoSchedule)),
+            ],
+        };
+        Stack {
+            kubernetes_minor,
+            operator: Operator {
+                version: op.version.clone().unwrap_or_else(|| "2.5.2".into()),
+                replicas: op.replicas.unwrap_or(1),
+                workers: op.workers.unwrap_or(DEFAULT_WORKERS).max(1),
+                submit_time: op.submit_time.unwrap_or(DEFAULT_SUBMIT_TIME),
+                webhook_enabled: webhook.enabled.unwrap_or(true),
+                webhook_replicas: webhook.replicas.unwrap_or(1),
+                failure_policy: webhook.failure_policy.unwrap_or(FailurePolicy::Fail),
+                job_namespaces: op.job_namespaces.clone().unwrap_or_else(|| vec!["default".into()]),
+                placement,
+                service_accounts: op.service_accounts.clone(),
+            },
+            spark_version: raw.spark.as_ref().and_then(|s| s.version.clone()),
+            coredns: self.component("stack.coredns", raw.coredns.as_ref(), topology, DEFAULT_COREDNS_REPLICAS, coredns_default),
+            minio: self.component("stack.minio", raw.minio.as_ref(), topology, 1, Placement::default()),
+            registry: self.component("stack.registry", raw.registry.as_ref(), topology, 1, Placement::default()),
+            history_server: self.component("stack.historyServer", raw.history_server.as_ref(), topology, 1, Placement::default()),
+            scheduler_qps: raw.scheduler.as_ref().and_then(|s| s.qps).unwrap_or(DEFAULT_SCHEDULER_QPS).max(1),
+            scheduler_burst: raw.scheduler.as_ref().and_then(|s| s.burst).unwrap_or(DEFAULT_SCHEDULER_BURST).max(1),
+        }
+    }
+
+    fn template(&mut self, path: &str, rel: &str, work: Option<&RawWork>, stack: &Stack) -> Option<AppTemplate> {
+        let Some(file) = self.resolve(rel) else {
+            self.err(&format!("{path}.app"), format!("manifest `{rel}` not found (looked from {} upwards)", self.base.display()), None);
+            return None;
+        };
+        let text = self.files.read(&file).map_err(|e| self.err(&format!("{path}.app"), format!("cannot read {}: {e}", file.display()), None)).ok()?;
+        let msrc = Source::new(display(&file), text);
+        let docs = msrc.documents().map_err(|d| self.errs.push(d)).ok()?;
+        let apps: Vec<&(usize, serde_json::Value)> = docs.iter().filter(|(_, v)| v["kind"] == "SparkApplication").collect();
+        let [(doc, value)] = apps.as_slice() else {
+            self.err(
+                &format!("{path}.app"),
+                format!("`{}` holds {} SparkApplication documents; a workload entry needs exactly one", msrc.name(), apps.len()),
+                None,
+            );
+            return None;
+        };
+        let mut bad = false;
+        for v in validate_spark_application(value) {
+            bad = true;
+            let d = if v.unknown_field { msrc.diag_key(*doc, &v.path, v.message, v.help) } else { msrc.diag(*doc, &v.path, v.message, v.help) };
+            self.errs.push(d);
+        }
+        if bad {
+            return None;
+        }
+        let mut app: SparkApplication = match serde_path_to_error::deserialize(value) {
+            Ok(a) => a,
+            Err(e) => {
+                self.errs.push(msrc.diag(*doc, &e.path().to_string(), e.inner().to_string(), None));
+                return None;
+            }
+        };
+        if let Some(v) = &stack.spark_version {
+            app.spec.spark_version = v.clone();
+        }
+        if app.spark_version().is_none() {
+            self.errs.push(msrc.diag(*doc, "spec.sparkVersion", format!("`{}` is not a Spark version", app.spec.spark_version), None));
+            return None;
+        }
+        let slots = executor_instances(&app, true) * executor_cores(&app);
+        let work = Work {
+            tasks: work.and_then(|w| w.tasks).unwrap_or(DEFAULT_TASKS_PER_CORE * slots.max(1)),
+            task_duration: work.and_then(|w| w.task_duration).unwrap_or(Dur::secs(1)),
+        };
+        if work.tasks == 0 {
+            self.err(&format!("{path}.work.tasks"), "an app needs at least one task", None);
+        }
+        Some(AppTemplate { file: msrc.name().to_string(), app, work })
+    }
+
+    fn app_sel(&mut self, path: &str, s: Option<&String>) -> AppSel {
+        if s.is_some_and(|s| s.is_empty()) {
+            self.err(path, "empty app selector", Some("use `all`, a name or a glob like `etl-*`".into()));
+        }
+        s.map_or(AppSel::All, |s| AppSel::parse(s))
+    }
+
+    fn states(&mut self, path: &str, s: &str) -> Option<Vec<AppState>> {
+        if s == "terminal" {
+            return Some(vec![AppState::Completed, AppState::Failed]);
+        }
+        match s.parse::<AppState>() {
+            Ok(st) => Some(vec![st]),
+            Err(e) => {
+                let help = did_you_mean(s, AppState::names().chain(["terminal"]));
+                self.err(path, e, help.or_else(|| Some(format!("states: {}, terminal", AppState::names().collect::<Vec<_>>().join(", ")))));
+                None
+            }
+        }
+    }
+
+    fn phase(&mut self, path: &str, s: &str) -> Option<String> {
+        const PHASES: [&str; 4] = ["Pending", "Running", "Succeeded", "Failed"];
+        if PHASES.contains(&s) {
+            Some(s.to_string())
+        } else {
+            self.err(path, format!("unknown pod phase `{s}`"), did_you_mean(s, PHASES));
+            None
+        }
+    }
+
+    fn condition(&mut self, path: &str, w: &RawWait) -> Option<Condition> {
+        match (&w.apps, &w.state, &w.reached, &w.pods, &w.phase) {
+            (_, Some(s), None, None, None) => {
+                let states = self.states(&format!("{path}.state"), s)?;
+                Some(Condition::AppsIn { apps: self.app_sel(&format!("{path}.apps"), w.apps.as_ref()), states })
+            }
+            (_, None, Some(s), None, None) => {
+                let state = self.states(&format!("{path}.reached"), s)?;
+                let [state] = state.as_slice() else {
+                    self.err(&format!("{path}.reached"), "`reached` takes one state", None);
+                    return None;
+                };
+                Some(Condition::AppsReached { apps: self.app_sel(&format!("{path}.apps"), w.apps.as_ref()), state: *state })
+            }
+            (None, None, None, Some(p), Some(ph)) => {
+                let phase = self.phase(&format!("{path}.phase"), ph)?;
+                Some(Condition::PodsIn { pods: PodSel::parse(p), phase, count: w.count })
+            }
+            _ => {
+                self.err(
+                    path,
+                    "a wait needs either `apps` with `state` or `reached`, or `pods` with `phase`",
+                    Some("e.g. `wait: {apps: all, state: RUNNING, timeout: 3m}` or `wait: {pods: executors, phase: Running, count: 3, timeout: 2m}`".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn expectations(&mut self, raw: &RawExpect, topology: &Topology) -> Vec<Expectation> {
+        let mut out = Vec::new();
+        for (i, inv) in raw.invariants.iter().enumerate() {
+            let path = format!("expect.invariants[{i}]");
+            match inv {
+                RawInvariant::ExecutorsOnlyOn(g) | RawInvariant::DriversOnlyOn(g) => {
+                    let role = if matches!(inv, RawInvariant::ExecutorsOnlyOn(_)) { SparkRole::Executor } else { SparkRole::Driver };
+                    let key = format!("{path}.{}s-only-on", role.as_str());
+                    let groups = g.to_vec();
+                    for name in &groups {
+                        if topology.group(name).is_none() {
+                            self.errs.push(topology.unknown_group(self.src, &key, name));
+                        }
+                    }
+                    out.push(Expectation::OnlyOn { role, groups });
+                }
+                RawInvariant::DriversNeverOnInterruptible => out.push(Expectation::DriversNeverOnInterruptible),
+                RawInvariant::TolerationsRespected => out.push(Expectation::TolerationsRespected),
+            }
+        }
+        for (i, o) in raw.outcomes.iter().enumerate() {
+            let path = format!("expect.outcomes[{i}]");
+            match (&o.apps, &o.state, &o.pods, &o.pending) {
+                (_, Some(states), None, None) => {
+                    let mut all = Vec::new();
+                    for s in states.to_vec() {
+                        if let Some(mut st) = self.states(&format!("{path}.state"), &s) {
+                            all.append(&mut st);
+                        }
+                    }
+                    out.push(Expectation::AppsEndIn { apps: self.app_sel(&format!("{path}.apps"), o.apps.as_ref()), states: all });
+                }
+                (None, None, Some(p), reason) => out.push(Expectation::PodsPending { pods: PodSel::parse(p), reason: reason.clone() }),
+                _ => self.err(
+                    &path,
+                    "an outcome is either `{apps, state}` or `{pods, pending}`",
+                    Some("e.g. `{apps: all, state: COMPLETED}` or `{pods: executors, pending: untolerated taint}`".into()),
+                ),
+            }
+        }
+        for (i, s) in raw.slos.iter().enumerate() {
+            let path = format!("expect.slos[{i}]");
+            let Some(metric) = Metric::ALL.into_iter().find(|m| m.name() == s.metric) else {
+                self.err(&format!("{path}.metric"), format!("unknown metric `{}`", s.metric), did_you_mean(&s.metric, Metric::ALL.iter().map(|m| m.name())));
+                continue;
+            };
+            let bounds: Vec<(u8, Dur)> = [(50, s.p50), (90, s.p90), (99, s.p99), (100, s.max)].into_iter().filter_map(|(q, b)| b.map(|b| (q, b))).collect();
+            if bounds.is_empty() {
+                self.err(&path, "an SLO needs a bound: p50, p90, p99 or max", None);
+            }
+            let pods = PodSel::parse(s.pods.as_deref().unwrap_or(if metric.per_pod() { "spark" } else { "all" }));
+            let apps = self.app_sel(&format!("{path}.apps"), s.apps.as_ref());
+            for (quantile, bound) in bounds {
+                out.push(Expectation::Slo { metric, pods: pods.clone(), apps: apps.clone(), quantile, bound });
+            }
+        }
+        out
+    }
+}
+
+fn templates_name(t: &AppTemplate) -> String {
+    t.app.metadata.name.clone()
+}
+
+fn parse_kube_minor(v: &str) -> Option<u32> {
+    let mut it = v.trim_start_matches('v').split('.');
+    (it.next()? == "1").then_some(())?;
+    it.next()?.parse().ok()
+}
+
+/// DNS-1035 label (SparkApplication names, checked by the webhook validator).
+fn is_dns_1035(s: &str) -> bool {
+    is_dns_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
+}

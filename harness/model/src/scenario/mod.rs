@@ -1,0 +1,412 @@
+//! The scenario language: what a scenario file says, validated and resolved into the plan every
+//! backend executes.
+//!
+//! Entry point: [`load`] (stage 1 in [`raw`], stage 2 in [`load`]). The result, [`Scenario`], is
+//! the *Plan* of DESIGN.md §1: resolved topology, stack, workload, steps and expectations.
+
+pub mod raw;
+mod load;
+mod select;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+pub use load::{Files, load, load_str};
+pub use raw::FailurePolicy;
+pub use select::{AppSel, PodSel, glob_match};
+
+use crate::appstate::AppState;
+use crate::kube::{Labels, Toleration};
+use crate::podspec::SparkRole;
+use crate::sparkapp::SparkApplication;
+use crate::time::{Dur, Time};
+use crate::topology::Topology;
+use crate::trace::TraceView;
+
+/// A validated, resolved scenario: the plan.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The file it came from.
+    pub file: String,
+    /// Seed for the simulator and seeded arrivals.
+    pub seed: u64,
+    /// Cluster shape.
+    pub topology: Topology,
+    /// What is deployed.
+    pub stack: Stack,
+    /// Application templates (one per SparkApplication document referenced).
+    pub templates: Vec<AppTemplate>,
+    /// Arrivals, in time order.
+    pub arrivals: Vec<Arrival>,
+    /// Timeline.
+    pub steps: Vec<Step>,
+    /// Expectations.
+    pub expectations: Vec<Expectation>,
+    /// Simulator timing overrides.
+    pub sim: raw::RawSim,
+    /// Hard stop.
+    pub max_duration: Dur,
+    /// Other objects in the referenced manifests (ConfigMaps, Secrets): applied by real backends.
+    pub extra_manifests: Vec<serde_json::Value>,
+}
+
+/// A SparkApplication read from a manifest, with the work it represents.
+#[derive(Debug, Clone)]
+pub struct AppTemplate {
+    /// Manifest file.
+    pub file: String,
+    /// The application as written (Spark version override applied).
+    pub app: SparkApplication,
+    /// Work (simulator).
+    pub work: Work,
+}
+
+/// Work an app performs: `tasks` tasks of `task_duration` each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Work {
+    /// Tasks.
+    pub tasks: u32,
+    /// Per task.
+    pub task_duration: Dur,
+}
+
+/// One app creation at a point in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// When.
+    pub at: Time,
+    /// Template index.
+    pub template: usize,
+    /// App name.
+    pub name: String,
+}
+
+/// A step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Create apps now.
+    Submit {
+        /// Template.
+        template: usize,
+        /// Names of the apps to create.
+        names: Vec<String>,
+    },
+    /// Wait for a condition.
+    Wait {
+        /// Condition.
+        condition: Condition,
+        /// Timeout.
+        timeout: Dur,
+    },
+    /// Let time pass.
+    Sleep(Dur),
+}
+
+impl Step {
+    /// The step in words (trace and reports).
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Submit { names, .. } => match names.as_slice() {
+                [one] => format!("submit {one}"),
+                many => format!("submit {} apps ({}..{})", many.len(), many[0], many[many.len() - 1]),
+            },
+            Step::Wait { condition, timeout } => format!("wait for {condition} (timeout {timeout})"),
+            Step::Sleep(d) => format!("sleep {d}"),
+        }
+    }
+}
+
+/// What a wait waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// Every selected app is in one of the states now.
+    AppsIn {
+        /// Apps.
+        apps: AppSel,
+        /// States.
+        states: Vec<AppState>,
+    },
+    /// Every selected app has been in the state at some point.
+    AppsReached {
+        /// Apps.
+        apps: AppSel,
+        /// State.
+        state: AppState,
+    },
+    /// At least `count` (default: every) selected pod is in the phase.
+    PodsIn {
+        /// Pods.
+        pods: PodSel,
+        /// Phase (`Pending`, `Running`, `Succeeded`, `Failed`).
+        phase: String,
+        /// Minimum count.
+        count: Option<u32>,
+    },
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::AppsIn { apps, states } => write!(f, "apps {apps} in {}", states_label(states)),
+            Condition::AppsReached { apps, state } => write!(f, "apps {apps} to reach {state}"),
+            Condition::PodsIn { pods, phase, count: Some(n) } => write!(f, "{n} {pods} pods {phase}"),
+            Condition::PodsIn { pods, phase, count: None } => write!(f, "all {pods} pods {phase}"),
+        }
+    }
+}
+
+fn states_label(states: &[AppState]) -> String {
+    if states == [AppState::Completed, AppState::Failed] {
+        "a terminal state".into()
+    } else {
+        states.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("|")
+    }
+}
+
+impl Condition {
+    /// `Ok` when the condition holds in `view`; otherwise the mismatch, for a timeout message.
+    /// `expected_apps` are the apps the scenario has created or will create so far.
+    pub fn check(&self, view: &TraceView, expected_apps: &BTreeSet<String>) -> Result<(), String> {
+        match self {
+            Condition::AppsIn { apps, states } => {
+                let bad = apps_not(view, expected_apps, apps, |a| a.is_some_and(|a| states.contains(&a.state)));
+                summarise_apps(view, bad, &format!("not in {}", states_label(states)))
+            }
+            Condition::AppsReached { apps, state } => {
+                let bad = apps_not(view, expected_apps, apps, |a| a.is_some_and(|a| a.reached(*state)));
+                summarise_apps(view, bad, &format!("never reached {state}"))
+            }
+            Condition::PodsIn { pods, phase, count } => {
+                let selected: Vec<_> = view.pods.iter().filter(|(k, p)| p.deleted.is_none() && pods.matches(k, p)).collect();
+                let matching = selected.iter().filter(|(_, p)| p.phase() == phase).count();
+                let need = count.map_or(selected.len().max(1), |c| c as usize);
+                if matching >= need {
+                    Ok(())
+                } else {
+                    Err(format!("{matching}/{need} {pods} pods {phase} ({} selected)", selected.len()))
+                }
+            }
+        }
+    }
+}
+
+fn apps_not<'a>(
+    view: &'a TraceView,
+    expected: &'a BTreeSet<String>,
+    sel: &AppSel,
+    ok: impl Fn(Option<&crate::trace::AppView>) -> bool,
+) -> Vec<&'a str> {
+    expected.iter().filter(|a| sel.matches(a)).filter(|a| !ok(view.apps.get(*a))).map(String::as_str).collect()
+}
+
+fn summarise_apps(view: &TraceView, bad: Vec<&str>, what: &str) -> Result<(), String> {
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = bad
+        .iter()
+        .take(3)
+        .map(|a| match view.apps.get(*a) {
+            Some(v) => format!("{a} is {}", v.state),
+            None => format!("{a} not created yet"),
+        })
+        .collect();
+    let more = if bad.len() > 3 { format!(" and {} more", bad.len() - 3) } else { String::new() };
+    Err(format!("{} app(s) {what}: {}{more}", bad.len(), shown.join(", ")))
+}
+
+/// What is deployed, with defaults resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stack {
+    /// Kubernetes minor version (1.x).
+    pub kubernetes_minor: u32,
+    /// Spark Operator.
+    pub operator: Operator,
+    /// Spark version override.
+    pub spark_version: Option<String>,
+    /// CoreDNS.
+    pub coredns: Component,
+    /// MinIO.
+    pub minio: Component,
+    /// Registry.
+    pub registry: Component,
+    /// History Server.
+    pub history_server: Component,
+    /// kube-scheduler client QPS.
+    pub scheduler_qps: u32,
+    /// kube-scheduler client burst.
+    pub scheduler_burst: u32,
+}
+
+/// The Spark Operator as deployed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Operator {
+    /// Version.
+    pub version: String,
+    /// Controller replicas.
+    pub replicas: u32,
+    /// Reconcile workers.
+    pub workers: u32,
+    /// One spark-submit.
+    pub submit_time: Dur,
+    /// Webhook deployed.
+    pub webhook_enabled: bool,
+    /// Webhook replicas.
+    pub webhook_replicas: u32,
+    /// Webhook failure policy.
+    pub failure_policy: FailurePolicy,
+    /// Watched namespaces.
+    pub job_namespaces: Vec<String>,
+    /// Placement of controller and webhook.
+    pub placement: Placement,
+    /// Service accounts in the job namespaces.
+    pub service_accounts: Vec<String>,
+}
+
+/// A platform component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Component {
+    /// Deployed.
+    pub enabled: bool,
+    /// Replicas.
+    pub replicas: u32,
+    /// Placement.
+    pub placement: Placement,
+}
+
+/// Node selector and tolerations for a component.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Placement {
+    /// Node selector.
+    pub node_selector: Labels,
+    /// Tolerations.
+    pub tolerations: Vec<Toleration>,
+}
+
+/// An expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expectation {
+    /// Pods of a role are only ever bound to these groups.
+    OnlyOn {
+        /// Role.
+        role: SparkRole,
+        /// Groups.
+        groups: Vec<String>,
+    },
+    /// No driver on an interruptible node.
+    DriversNeverOnInterruptible,
+    /// No pod bound to a node with a NoSchedule/NoExecute taint it does not tolerate.
+    TolerationsRespected,
+    /// Final app states.
+    AppsEndIn {
+        /// Apps.
+        apps: AppSel,
+        /// Allowed final states.
+        states: Vec<AppState>,
+    },
+    /// Pods still Pending at the end, optionally for a given scheduling reason.
+    PodsPending {
+        /// Pods.
+        pods: PodSel,
+        /// Text expected in the last FailedScheduling message.
+        reason: Option<String>,
+    },
+    /// A latency objective.
+    Slo {
+        /// Metric.
+        metric: Metric,
+        /// Pods (pod metrics).
+        pods: PodSel,
+        /// Apps (app metrics).
+        apps: AppSel,
+        /// Quantile (50, 90, 99; 100 = max).
+        quantile: u8,
+        /// Bound.
+        bound: Dur,
+    },
+}
+
+/// A metric an SLO can bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// Pod created → all containers started (the Kubernetes SLI, image pulls included here).
+    PodStartupLatency,
+    /// Pod created → bound.
+    PodSchedulingLatency,
+    /// App created → its first executor running.
+    TimeToFirstExecutor,
+    /// App created → its requested executors all running at once.
+    TimeToAllExecutors,
+    /// App created → terminal state.
+    AppTurnaround,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 5] =
+        [Metric::PodStartupLatency, Metric::PodSchedulingLatency, Metric::TimeToFirstExecutor, Metric::TimeToAllExecutors, Metric::AppTurnaround];
+
+    /// Scenario name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::PodStartupLatency => "pod-startup-latency",
+            Metric::PodSchedulingLatency => "pod-scheduling-latency",
+            Metric::TimeToFirstExecutor => "time-to-first-executor",
+            Metric::TimeToAllExecutors => "time-to-all-executors",
+            Metric::AppTurnaround => "app-turnaround",
+        }
+    }
+
+    /// Whether it is measured per pod (else per app).
+    pub fn per_pod(self) -> bool {
+        matches!(self, Metric::PodStartupLatency | Metric::PodSchedulingLatency)
+    }
+}
+
+impl Expectation {
+    /// Short label for reports and JUnit test names.
+    pub fn label(&self) -> String {
+        match self {
+            Expectation::OnlyOn { role, groups } => format!("{}s-only-on: {}", role.as_str(), groups.join(", ")),
+            Expectation::DriversNeverOnInterruptible => "drivers-never-on-interruptible".into(),
+            Expectation::TolerationsRespected => "tolerations-respected".into(),
+            Expectation::AppsEndIn { apps, states } => format!("apps {apps} end {}", states_label(states)),
+            Expectation::PodsPending { pods, reason: Some(r) } => format!("{pods} pods stay Pending ({r})"),
+            Expectation::PodsPending { pods, reason: None } => format!("{pods} pods stay Pending"),
+            Expectation::Slo { metric, pods, apps, quantile, bound } => {
+                let q = if *quantile == 100 { "max".to_string() } else { format!("p{quantile}") };
+                let over = if metric.per_pod() { format!("{pods} pods") } else { format!("apps {apps}") };
+                format!("{} {q} <= {bound} ({over})", metric.name())
+            }
+        }
+    }
+
+    /// `invariant`, `outcome` or `slo`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Expectation::OnlyOn { .. } | Expectation::DriversNeverOnInterruptible | Expectation::TolerationsRespected => "invariant",
+            Expectation::AppsEndIn { .. } | Expectation::PodsPending { .. } => "outcome",
+            Expectation::Slo { .. } => "slo",
+        }
+    }
+}
+
+impl Scenario {
+    /// Every app the scenario creates, with its template, as it would be submitted (renamed,
+    /// version override applied).
+    pub fn generated_apps(&self) -> Vec<SparkApplication> {
+        let mut names: Vec<(usize, &str)> = self.arrivals.iter().map(|a| (a.template, a.name.as_str())).collect();
+        for s in &self.steps {
+            if let Step::Submit { template, names: n } = s {
+                names.extend(n.iter().map(|x| (*template, x.as_str())));
+            }
+        }
+        names.into_iter().map(|(t, n)| self.templates[t].app.renamed(n)).collect()
+    }
+}

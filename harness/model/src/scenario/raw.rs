@@ -1,0 +1,424 @@
+//! Stage 1: the scenario file exactly as written. These types only deserialise; every default,
+//! reference and cross-check is resolved in [`super::load`]. Unknown fields are rejected.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::kube::{Labels, Toleration};
+use crate::time::Dur;
+use crate::topology::RawTopology;
+
+/// A scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScenario {
+    /// `sparkrig.io/v1alpha1`.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `Scenario`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Name.
+    pub name: String,
+    /// What it rehearses.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Simulator seed (default 1; `--seed` overrides).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Topology name, file, or inline definition.
+    pub topology: RawTopologyRef,
+    /// What is deployed.
+    #[serde(default)]
+    pub stack: RawStack,
+    /// Applications and when they arrive.
+    #[serde(default)]
+    pub workload: Vec<RawWorkload>,
+    /// The timeline.
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+    /// Expectations.
+    #[serde(default)]
+    pub expect: RawExpect,
+    /// Simulator knobs (timings); ignored by real backends.
+    #[serde(default)]
+    pub sim: RawSim,
+    /// Hard stop for the whole run (default 24h of scenario time).
+    #[serde(default)]
+    pub max_duration: Option<Dur>,
+}
+
+/// `topology: data-platform` (a name or path) or an inline topology.
+#[derive(Debug, Clone)]
+pub enum RawTopologyRef {
+    /// Name under `fixtures/topologies/` or a path.
+    Named(String),
+    /// Inline.
+    Inline(Box<RawTopology>),
+}
+
+impl<'de> Deserialize<'de> for RawTopologyRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawTopologyRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a topology name or path, or an inline topology")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(RawTopologyRef::Named(s.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawTopology::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| RawTopologyRef::Inline(Box::new(t)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `stack`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStack {
+    /// Kubernetes.
+    #[serde(default)]
+    pub kubernetes: Option<RawKubernetes>,
+    /// Spark Operator.
+    #[serde(default)]
+    pub spark_operator: Option<RawOperator>,
+    /// Spark version override for every app.
+    #[serde(default)]
+    pub spark: Option<RawSpark>,
+    /// CoreDNS.
+    #[serde(default)]
+    pub coredns: Option<RawComponent>,
+    /// MinIO (S3).
+    #[serde(default)]
+    pub minio: Option<RawComponent>,
+    /// Private registry.
+    #[serde(default)]
+    pub registry: Option<RawComponent>,
+    /// Spark History Server.
+    #[serde(default)]
+    pub history_server: Option<RawComponent>,
+    /// kube-scheduler client budget.
+    #[serde(default)]
+    pub scheduler: Option<RawScheduler>,
+}
+
+/// `stack.kubernetes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawKubernetes {
+    /// `1.34` etc.
+    pub version: String,
+}
+
+/// `stack.sparkOperator`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawOperator {
+    /// Chart/app version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Controller replicas (more = warm standbys).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// `controller.workers`.
+    #[serde(default)]
+    pub workers: Option<u32>,
+    /// Wall time of one spark-submit JVM.
+    #[serde(default)]
+    pub submit_time: Option<Dur>,
+    /// Webhook.
+    #[serde(default)]
+    pub webhook: Option<RawWebhook>,
+    /// `spark.jobNamespaces`.
+    #[serde(default)]
+    pub job_namespaces: Option<Vec<String>>,
+    /// Controller and webhook placement.
+    #[serde(default)]
+    pub placement: Option<RawPlacement>,
+    /// Service accounts that exist in the job namespaces (besides `default` and the chart's
+    /// `spark-operator-spark`).
+    #[serde(default)]
+    pub service_accounts: Vec<String>,
+}
+
+/// `stack.sparkOperator.webhook`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWebhook {
+    /// `webhook.enable`.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `webhook.failurePolicy`.
+    #[serde(default)]
+    pub failure_policy: Option<FailurePolicy>,
+    /// Replicas.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+}
+
+/// Admission webhook failure policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum FailurePolicy {
+    /// Reject the request when the webhook cannot be called (chart default).
+    Fail,
+    /// Admit the request unmutated.
+    Ignore,
+}
+
+/// `stack.spark`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSpark {
+    /// Overrides every app's `sparkVersion`.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// A platform component.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawComponent {
+    /// Deployed at all.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Replicas.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// Placement.
+    #[serde(default)]
+    pub placement: Option<RawPlacement>,
+}
+
+/// Where a component runs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPlacement {
+    /// Pin to a nodegroup (node selector on the group label, tolerating the group's taints).
+    #[serde(default)]
+    pub nodegroup: Option<String>,
+    /// Extra node selector.
+    #[serde(default)]
+    pub node_selector: Labels,
+    /// Extra tolerations.
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+}
+
+/// `stack.scheduler`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScheduler {
+    /// Client QPS (bindings).
+    #[serde(default)]
+    pub qps: Option<u32>,
+    /// Client burst.
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+/// One workload entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWorkload {
+    /// SparkApplication manifest.
+    pub app: String,
+    /// Name prefix (default: the manifest's name); instances are `<name>-<n>` when count > 1.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Instances (default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// First arrival (default 0s).
+    #[serde(default)]
+    pub at: Option<Dur>,
+    /// Spacing between instances (default: all at once).
+    #[serde(default)]
+    pub every: Option<Dur>,
+    /// What each app computes (simulator).
+    #[serde(default)]
+    pub work: Option<RawWork>,
+}
+
+/// The work an app does: `tasks` tasks of `taskDuration` each, spread over executor cores.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWork {
+    /// Tasks (default: 20 per executor core).
+    #[serde(default)]
+    pub tasks: Option<u32>,
+    /// Duration of one task (default 1s).
+    #[serde(default)]
+    pub task_duration: Option<Dur>,
+}
+
+/// One step of the timeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawStep {
+    /// Create apps now.
+    Submit(RawSubmit),
+    /// Wait for a condition, with a timeout.
+    Wait(RawWait),
+    /// Let time pass.
+    Sleep(Dur),
+}
+
+/// `submit`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSubmit {
+    /// Manifest.
+    pub app: String,
+    /// Name prefix.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Instances.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Work.
+    #[serde(default)]
+    pub work: Option<RawWork>,
+}
+
+/// `wait`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWait {
+    /// Which apps (`all`, a name, or a glob like `etl-*`).
+    #[serde(default)]
+    pub apps: Option<String>,
+    /// Apps currently in this state (`terminal` = COMPLETED or FAILED).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Apps that have been in this state at some point.
+    #[serde(default)]
+    pub reached: Option<String>,
+    /// Which pods (`drivers`, `executors`, `spark`, a component, or a glob).
+    #[serde(default)]
+    pub pods: Option<String>,
+    /// Pods in this phase (`Pending`, `Running`, `Succeeded`, `Failed`).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// At least this many matching pods (default: all selected).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Give up after this long.
+    pub timeout: Dur,
+}
+
+/// `expect`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawExpect {
+    /// Must hold at every instant.
+    #[serde(default)]
+    pub invariants: Vec<RawInvariant>,
+    /// Must hold at the end.
+    #[serde(default)]
+    pub outcomes: Vec<RawOutcome>,
+    /// Latency objectives.
+    #[serde(default)]
+    pub slos: Vec<RawSlo>,
+}
+
+/// An invariant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawInvariant {
+    /// Executors are only ever bound to these nodegroups.
+    ExecutorsOnlyOn(OneOrMany),
+    /// Drivers are only ever bound to these nodegroups.
+    DriversOnlyOn(OneOrMany),
+    /// No driver on spot capacity.
+    DriversNeverOnInterruptible,
+    /// No pod bound to a node with a NoSchedule/NoExecute taint it does not tolerate.
+    TolerationsRespected,
+}
+
+/// A name or a list of names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// As a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// An outcome.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawOutcome {
+    /// Apps (`all`, name, glob).
+    #[serde(default)]
+    pub apps: Option<String>,
+    /// Their final state (a state, a list, or `terminal`).
+    #[serde(default)]
+    pub state: Option<OneOrMany>,
+    /// Pods (`drivers`, `executors`, ...).
+    #[serde(default)]
+    pub pods: Option<String>,
+    /// Pods still Pending at the end, with this text in their last scheduling failure.
+    #[serde(default)]
+    pub pending: Option<String>,
+}
+
+/// A latency objective.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSlo {
+    /// Metric name.
+    pub metric: String,
+    /// Pods the metric is taken over (pod metrics).
+    #[serde(default)]
+    pub pods: Option<String>,
+    /// Apps the metric is taken over (app metrics).
+    #[serde(default)]
+    pub apps: Option<String>,
+    /// Bound on the median.
+    #[serde(default)]
+    pub p50: Option<Dur>,
+    /// Bound on the 90th percentile.
+    #[serde(default)]
+    pub p90: Option<Dur>,
+    /// Bound on the 99th percentile.
+    #[serde(default)]
+    pub p99: Option<Dur>,
+    /// Bound on the maximum.
+    #[serde(default)]
+    pub max: Option<Dur>,
+}
+
+/// `sim`: simulator timings (defaults and their sources are in the simulator's `Timings`).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSim {
+    /// Pulling a Spark image onto a node that does not have it.
+    #[serde(default)]
+    pub image_pull: Option<Dur>,
+    /// Container start after the image is present.
+    #[serde(default)]
+    pub container_start: Option<Dur>,
+    /// JVM start until the SparkContext is up (driver) or the executor registered.
+    #[serde(default)]
+    pub jvm_start: Option<Dur>,
+    /// One pod-create API call.
+    #[serde(default)]
+    pub api_call: Option<Dur>,
+}

@@ -1,0 +1,581 @@
+//! The trace: one JSON object per line, the same schema for every backend.
+//!
+//! Entry points: [`Record`] (`{"t": <ms since start>, "event": "<kind>", ...}`), [`Event`], and
+//! [`TraceView`], the fold of a trace into "what the cluster looks like now" that wait
+//! conditions and the verdict read. Pods and apps are named `namespace/name`.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::appstate::AppState;
+use crate::kube::{Labels, Taint, Toleration};
+use crate::podspec::SparkRole;
+use crate::time::Time;
+
+/// One line of a trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Milliseconds since the run started.
+    pub t: Time,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// A pod's terminal phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PodPhase {
+    /// Every container exited 0.
+    Succeeded,
+    /// A container failed, or the pod was failed by the system (eviction, PodGC).
+    Failed,
+}
+
+/// Everything a backend can observe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// First line.
+    RunStarted {
+        /// Scenario name.
+        scenario: String,
+        /// `sim`, `kind` or `kube`.
+        backend: String,
+        /// Simulator seed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+    },
+    /// A scenario step began.
+    StepStarted {
+        /// Index in `steps`.
+        step: usize,
+        /// The step, in words.
+        what: String,
+    },
+    /// A scenario step ended.
+    StepEnded {
+        /// Index.
+        step: usize,
+        /// Whether it succeeded (a wait that timed out did not).
+        ok: bool,
+        /// Detail (for a timeout: the last mismatch).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// A node registered.
+    NodeAdded {
+        /// Node name.
+        node: String,
+        /// Its nodegroup.
+        group: String,
+        /// Spot / preemptible.
+        interruptible: bool,
+        /// Labels.
+        labels: Labels,
+        /// Taints at registration.
+        taints: Vec<Taint>,
+        /// Allocatable CPU.
+        cpu_millis: i64,
+        /// Allocatable memory.
+        memory_bytes: i64,
+        /// Allocatable pods.
+        pods: i64,
+    },
+    /// Node Ready.
+    NodeReady {
+        /// Node.
+        node: String,
+    },
+    /// Node NotReady (Ready=Unknown or False).
+    NodeNotReady {
+        /// Node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node's taints changed (full set after the change).
+    NodeTaints {
+        /// Node.
+        node: String,
+        /// Taints now.
+        taints: Vec<Taint>,
+    },
+    /// Cordoned or uncordoned.
+    NodeUnschedulable {
+        /// Node.
+        node: String,
+        /// `spec.unschedulable`.
+        unschedulable: bool,
+    },
+    /// The Node object was deleted.
+    NodeRemoved {
+        /// Node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// A pod object was created.
+    PodCreated {
+        /// `namespace/name`.
+        pod: String,
+        /// Owning SparkApplication (`namespace/name`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        app: Option<String>,
+        /// Driver or executor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<SparkRole>,
+        /// Platform component (`coredns`, `spark-operator-controller`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        component: Option<String>,
+        /// Node selector.
+        #[serde(default, skip_serializing_if = "Labels::is_empty")]
+        node_selector: Labels,
+        /// Tolerations.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tolerations: Vec<Toleration>,
+        /// CPU request.
+        cpu_millis: i64,
+        /// Memory request.
+        memory_bytes: i64,
+    },
+    /// A scheduling attempt failed (emitted when the message changes).
+    PodUnschedulable {
+        /// Pod.
+        pod: String,
+        /// The scheduler's FailedScheduling message.
+        message: String,
+    },
+    /// Bound to a node.
+    PodScheduled {
+        /// Pod.
+        pod: String,
+        /// Node.
+        node: String,
+    },
+    /// A container is waiting (ErrImagePull, ImagePullBackOff, CrashLoopBackOff, ...).
+    PodWaiting {
+        /// Pod.
+        pod: String,
+        /// Reason.
+        reason: String,
+        /// Message.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// All containers started.
+    PodRunning {
+        /// Pod.
+        pod: String,
+    },
+    /// Deletion requested (deletionTimestamp set); the pod may keep running.
+    PodTerminating {
+        /// Pod.
+        pod: String,
+        /// Why.
+        reason: String,
+    },
+    /// Containers finished; phase Succeeded or Failed.
+    PodTerminated {
+        /// Pod.
+        pod: String,
+        /// Phase.
+        phase: PodPhase,
+        /// Main container exit code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// Reason (`Completed`, `Error`, `OOMKilled`, `Evicted`, `DeletionByPodGC`, ...).
+        reason: String,
+        /// What a person needs to explain it.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// The pod object is gone.
+    PodDeleted {
+        /// Pod.
+        pod: String,
+        /// Why.
+        reason: String,
+    },
+    /// A SparkApplication was created.
+    AppCreated {
+        /// `namespace/name`.
+        app: String,
+    },
+    /// The application state changed (or a submission attempt repeated it).
+    AppState {
+        /// App.
+        app: String,
+        /// New state.
+        state: AppState,
+        /// `applicationState.errorMessage` or the event reason.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+        /// `status.submissionAttempts`.
+        submission_attempts: u32,
+        /// `status.executionAttempts`.
+        execution_attempts: u32,
+    },
+    /// A fault was injected.
+    FaultInjected {
+        /// Fault id (its name unless the scenario gave one).
+        fault: String,
+        /// What it hit.
+        target: String,
+    },
+    /// A fault was healed.
+    FaultHealed {
+        /// Fault id.
+        fault: String,
+        /// What it hit.
+        target: String,
+    },
+    /// A cluster-autoscaler decision.
+    Autoscaler {
+        /// `scale-up`, `scale-down`, `no-scale-up`, ...
+        action: String,
+        /// Nodegroup.
+        group: String,
+        /// Nodes added or removed.
+        count: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Last line.
+    RunEnded {
+        /// Why the run stopped.
+        reason: String,
+    },
+}
+
+/// Receives trace records as a backend produces them.
+pub trait Sink {
+    /// One record.
+    fn record(&mut self, rec: &Record);
+}
+
+impl<F: FnMut(&Record)> Sink for F {
+    fn record(&mut self, rec: &Record) {
+        self(rec)
+    }
+}
+
+/// Writes JSON lines.
+pub struct JsonlWriter<W: Write> {
+    out: W,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    /// Wraps a writer.
+    pub fn new(out: W) -> Self {
+        JsonlWriter { out, error: None }
+    }
+
+    /// Flushes and returns the first write error, if any.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Sink for JsonlWriter<W> {
+    fn record(&mut self, rec: &Record) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = serde_json::to_string(rec).expect("trace records serialise");
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Reads a JSON-lines trace, calling `f` per record; errors name the line.
+pub fn read_jsonl(input: impl BufRead, mut f: impl FnMut(Record)) -> Result<(), String> {
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: Record = serde_json::from_str(&line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        f(rec);
+    }
+    Ok(())
+}
+
+/// A node as the trace shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeView {
+    /// Group.
+    pub group: String,
+    /// Spot.
+    pub interruptible: bool,
+    /// Labels.
+    pub labels: Labels,
+    /// Current taints.
+    pub taints: Vec<Taint>,
+    /// Ready.
+    pub ready: bool,
+    /// Cordoned.
+    pub unschedulable: bool,
+    /// When it was added.
+    pub added: Time,
+    /// When its object was deleted.
+    pub removed: Option<Time>,
+}
+
+/// A pod (its latest incarnation under that name) as the trace shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodView {
+    /// Owning app.
+    pub app: Option<String>,
+    /// Spark role.
+    pub role: Option<SparkRole>,
+    /// Platform component.
+    pub component: Option<String>,
+    /// Tolerations.
+    pub tolerations: Vec<Toleration>,
+    /// Created.
+    pub created: Time,
+    /// Bound.
+    pub scheduled: Option<(Time, String)>,
+    /// Containers started.
+    pub running: Option<Time>,
+    /// Last FailedScheduling message while Pending.
+    pub unschedulable: Option<(Time, String)>,
+    /// Last waiting reason.
+    pub waiting: Option<(Time, String, String)>,
+    /// Deletion requested.
+    pub terminating: Option<(Time, String)>,
+    /// Terminal phase, exit code, reason, message.
+    pub ended: Option<(Time, PodPhase, Option<i32>, String, String)>,
+    /// Object gone.
+    pub deleted: Option<(Time, String)>,
+}
+
+impl PodView {
+    /// Kubernetes phase as `kubectl get pods` would show it (without Terminating).
+    pub fn phase(&self) -> &'static str {
+        match (&self.ended, self.running) {
+            (Some((_, PodPhase::Succeeded, ..)), _) => "Succeeded",
+            (Some((_, PodPhase::Failed, ..)), _) => "Failed",
+            (None, Some(_)) => "Running",
+            (None, None) => "Pending",
+        }
+    }
+
+    /// Whether the pod still exists and is Pending.
+    pub fn is_pending(&self) -> bool {
+        self.deleted.is_none() && self.phase() == "Pending"
+    }
+
+    /// The node it is bound to.
+    pub fn node(&self) -> Option<&str> {
+        self.scheduled.as_ref().map(|(_, n)| n.as_str())
+    }
+}
+
+/// An app as the trace shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppView {
+    /// Created.
+    pub created: Time,
+    /// Current state.
+    pub state: AppState,
+    /// Last error message.
+    pub message: String,
+    /// Every state it has been in, with when.
+    pub history: Vec<(Time, AppState)>,
+    /// Submission attempts.
+    pub submission_attempts: u32,
+    /// Execution attempts.
+    pub execution_attempts: u32,
+    /// Pods of this app, in creation order (`namespace/name`, repeated for recreated pods).
+    pub pods: Vec<String>,
+}
+
+impl AppView {
+    /// Whether it has ever been in `state`.
+    pub fn reached(&self, state: AppState) -> bool {
+        self.history.iter().any(|(_, s)| *s == state)
+    }
+}
+
+/// The fold of a trace: the cluster as observed so far.
+#[derive(Debug, Clone, Default)]
+pub struct TraceView {
+    /// Time of the last record.
+    pub now: Time,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, NodeView>,
+    /// Pods by `namespace/name`.
+    pub pods: BTreeMap<String, PodView>,
+    /// Apps by `namespace/name`.
+    pub apps: BTreeMap<String, AppView>,
+    /// Faults injected and not healed, with when.
+    pub active_faults: BTreeMap<String, Time>,
+}
+
+impl TraceView {
+    /// Applies one record.
+    pub fn apply(&mut self, rec: &Record) {
+        let t = rec.t;
+        self.now = t;
+        match &rec.event {
+            Event::NodeAdded { node, group, interruptible, labels, taints, .. } => {
+                self.nodes.insert(
+                    node.clone(),
+                    NodeView {
+                        group: group.clone(),
+                        interruptible: *interruptible,
+                        labels: labels.clone(),
+                        taints: taints.clone(),
+                        ready: false,
+                        unschedulable: false,
+                        added: t,
+                        removed: None,
+                    },
+                );
+            }
+            Event::NodeReady { node } => self.node(node, |n| n.ready = true),
+            Event::NodeNotReady { node, .. } => self.node(node, |n| n.ready = false),
+            Event::NodeTaints { node, taints } => self.node(node, |n| n.taints = taints.clone()),
+            Event::NodeUnschedulable { node, unschedulable } => self.node(node, |n| n.unschedulable = *unschedulable),
+            Event::NodeRemoved { node, .. } => self.node(node, |n| {
+                n.removed = Some(t);
+                n.ready = false;
+            }),
+            Event::PodCreated { pod, app, role, component, tolerations, .. } => {
+                if let Some(a) = app.as_ref().and_then(|a| self.apps.get_mut(a)) {
+                    a.pods.push(pod.clone());
+                }
+                self.pods.insert(
+                    pod.clone(),
+                    PodView {
+                        app: app.clone(),
+                        role: *role,
+                        component: component.clone(),
+                        tolerations: tolerations.clone(),
+                        created: t,
+                        scheduled: None,
+                        running: None,
+                        unschedulable: None,
+                        waiting: None,
+                        terminating: None,
+                        ended: None,
+                        deleted: None,
+                    },
+                );
+            }
+            Event::PodUnschedulable { pod, message } => self.pod(pod, |p| p.unschedulable = Some((t, message.clone()))),
+            Event::PodScheduled { pod, node } => self.pod(pod, |p| p.scheduled = Some((t, node.clone()))),
+            Event::PodWaiting { pod, reason, message } => self.pod(pod, |p| p.waiting = Some((t, reason.clone(), message.clone()))),
+            Event::PodRunning { pod } => self.pod(pod, |p| {
+                p.running = Some(t);
+                p.waiting = None;
+            }),
+            Event::PodTerminating { pod, reason } => self.pod(pod, |p| p.terminating = Some((t, reason.clone()))),
+            Event::PodTerminated { pod, phase, exit_code, reason, message } => {
+                self.pod(pod, |p| p.ended = Some((t, *phase, *exit_code, reason.clone(), message.clone())))
+            }
+            Event::PodDeleted { pod, reason } => self.pod(pod, |p| p.deleted = Some((t, reason.clone()))),
+            Event::AppCreated { app } => {
+                self.apps.insert(
+                    app.clone(),
+                    AppView {
+                        created: t,
+                        state: AppState::New,
+                        message: String::new(),
+                        history: vec![(t, AppState::New)],
+                        submission_attempts: 0,
+                        execution_attempts: 0,
+                        pods: Vec::new(),
+                    },
+                );
+            }
+            Event::AppState { app, state, message, submission_attempts, execution_attempts } => {
+                if let Some(a) = self.apps.get_mut(app) {
+                    a.state = *state;
+                    a.message = message.clone();
+                    a.history.push((t, *state));
+                    a.submission_attempts = *submission_attempts;
+                    a.execution_attempts = *execution_attempts;
+                }
+            }
+            Event::FaultInjected { fault, .. } => {
+                self.active_faults.insert(fault.clone(), t);
+            }
+            Event::FaultHealed { fault, .. } => {
+                self.active_faults.remove(fault);
+            }
+            Event::RunStarted { .. } | Event::StepStarted { .. } | Event::StepEnded { .. } | Event::Autoscaler { .. } | Event::RunEnded { .. } => {}
+        }
+    }
+
+    fn node(&mut self, name: &str, f: impl FnOnce(&mut NodeView)) {
+        if let Some(n) = self.nodes.get_mut(name) {
+            f(n)
+        }
+    }
+
+    fn pod(&mut self, name: &str, f: impl FnOnce(&mut PodView)) {
+        if let Some(p) = self.pods.get_mut(name) {
+            f(p)
+        }
+    }
+
+    /// The node a pod is (or was) bound to.
+    pub fn node_of(&self, pod: &PodView) -> Option<(&str, &NodeView)> {
+        let name = pod.node()?;
+        self.nodes.get_key_value(name).map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_flat_json_lines() {
+        let rec = Record { t: Time(1500), event: Event::PodScheduled { pod: "default/spark-pi-driver".into(), node: "spark-driver-1".into() } };
+        let line = serde_json::to_string(&rec).unwrap();
+        assert_eq!(line, r#"{"t":1500,"event":"pod_scheduled","pod":"default/spark-pi-driver","node":"spark-driver-1"}"#);
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), rec);
+    }
+
+    #[test]
+    fn view_folds_pod_lifecycle_and_app_history() {
+        let mut v = TraceView::default();
+        let ev = |t, e| Record { t: Time(t), event: e };
+        v.apply(&ev(0, Event::AppCreated { app: "default/a".into() }));
+        v.apply(&ev(
+            10,
+            Event::PodCreated {
+                pod: "default/a-driver".into(),
+                app: Some("default/a".into()),
+                role: Some(SparkRole::Driver),
+                component: None,
+                node_selector: Labels::new(),
+                tolerations: vec![],
+                cpu_millis: 1000,
+                memory_bytes: 1,
+            },
+        ));
+        v.apply(&ev(11, Event::PodScheduled { pod: "default/a-driver".into(), node: "n1".into() }));
+        v.apply(&ev(
+            20,
+            Event::AppState { app: "default/a".into(), state: AppState::Running, message: String::new(), submission_attempts: 1, execution_attempts: 1 },
+        ));
+        let pod = &v.pods["default/a-driver"];
+        assert_eq!(pod.phase(), "Pending");
+        assert_eq!(pod.node(), Some("n1"));
+        let app = &v.apps["default/a"];
+        assert_eq!(app.pods, vec!["default/a-driver".to_string()]);
+        assert!(app.reached(AppState::Running) && !app.reached(AppState::Completed));
+    }
+}
