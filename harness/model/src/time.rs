@@ -93,8 +93,12 @@ impl fmt::Display for Dur {
         if ms == 0 {
             return f.write_str("0s");
         }
-        if ms < 1000 || ms % 1000 != 0 && ms < 60_000 {
-            return if ms < 1000 { write!(f, "{ms}ms") } else { write!(f, "{:.1}s", ms as f64 / 1000.0) };
+        if ms < 1000 {
+            return write!(f, "{ms}ms");
+        }
+        if ms % 1000 != 0 && ms < 60_000 {
+            let frac = format!("{:03}", ms % 1000);
+            return write!(f, "{}.{}s", ms / 1000, frac.trim_end_matches('0'));
         }
         let secs = ms / 1000;
         let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
@@ -194,6 +198,7 @@ mod tests {
         assert_eq!(Dur::mins(90).to_string(), "1h30m");
         assert_eq!(Dur(250).to_string(), "250ms");
         assert_eq!(Dur(1500).to_string(), "1.5s");
+        assert_eq!(Dur(21_020).to_string(), "21.02s");
         assert_eq!(Time(3_723_004).to_string(), "t=1:02:03.004");
     }
 }

@@ -147,6 +147,15 @@ pub enum Event {
         /// The scheduler's FailedScheduling message.
         message: String,
     },
+    /// A pod create was refused by the API server (e.g. the webhook is down with Fail).
+    PodCreateFailed {
+        /// Owning app.
+        app: String,
+        /// The pod that could not be created.
+        pod: String,
+        /// The API server's error.
+        message: String,
+    },
     /// Bound to a node.
     PodScheduled {
         /// Pod.
@@ -202,6 +211,15 @@ pub enum Event {
     AppCreated {
         /// `namespace/name`.
         app: String,
+        /// Executors it asks for at start (static instances, or dynamic allocation's initial).
+        executors: u32,
+    },
+    /// The API server rejected the SparkApplication (admission webhook down with Fail).
+    AppRejected {
+        /// `namespace/name`.
+        app: String,
+        /// The API server's error.
+        message: String,
     },
     /// The application state changed (or a submission attempt repeated it).
     AppState {
@@ -383,6 +401,8 @@ impl PodView {
 /// An app as the trace shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppView {
+    /// Executors requested at start.
+    pub executors: u32,
     /// Created.
     pub created: Time,
     /// Current state.
@@ -419,6 +439,8 @@ pub struct TraceView {
     pub apps: BTreeMap<String, AppView>,
     /// Faults injected and not healed, with when.
     pub active_faults: BTreeMap<String, Time>,
+    /// Apps whose creation the API server rejected, with when and why.
+    pub rejected: BTreeMap<String, (Time, String)>,
 }
 
 impl TraceView {
@@ -484,10 +506,11 @@ impl TraceView {
                 self.pod(pod, |p| p.ended = Some((t, *phase, *exit_code, reason.clone(), message.clone())))
             }
             Event::PodDeleted { pod, reason } => self.pod(pod, |p| p.deleted = Some((t, reason.clone()))),
-            Event::AppCreated { app } => {
+            Event::AppCreated { app, executors } => {
                 self.apps.insert(
                     app.clone(),
                     AppView {
+                        executors: *executors,
                         created: t,
                         state: AppState::New,
                         message: String::new(),
@@ -513,7 +536,10 @@ impl TraceView {
             Event::FaultHealed { fault, .. } => {
                 self.active_faults.remove(fault);
             }
-            Event::RunStarted { .. } | Event::StepStarted { .. } | Event::StepEnded { .. } | Event::Autoscaler { .. } | Event::RunEnded { .. } => {}
+            Event::AppRejected { app, message } => {
+                self.rejected.insert(app.clone(), (t, message.clone()));
+            }
+            Event::RunStarted { .. } | Event::PodCreateFailed { .. } | Event::StepStarted { .. } | Event::StepEnded { .. } | Event::Autoscaler { .. } | Event::RunEnded { .. } => {}
         }
     }
 
@@ -552,7 +578,7 @@ mod tests {
     fn view_folds_pod_lifecycle_and_app_history() {
         let mut v = TraceView::default();
         let ev = |t, e| Record { t: Time(t), event: e };
-        v.apply(&ev(0, Event::AppCreated { app: "default/a".into() }));
+        v.apply(&ev(0, Event::AppCreated { app: "default/a".into(), executors: 2 }));
         v.apply(&ev(
             10,
             Event::PodCreated {

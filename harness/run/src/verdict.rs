@@ -1,0 +1,446 @@
+//! The verdict: expectations evaluated over a trace, each failure with its evidence.
+//!
+//! [`Evaluator`] is a trace [`Sink`]: invariants are checked as each record arrives, outcomes
+//! and SLOs when [`Evaluator::finish`] is called. It reads nothing but the trace and the plan,
+//! so a saved trace gives the same verdict as the live run (`sparkrig verdict`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use sparkrig_model::appstate::AppState;
+use sparkrig_model::kube::untolerated_taint;
+use sparkrig_model::podspec::SparkRole;
+use sparkrig_model::scenario::{Expectation, Metric, Scenario};
+use sparkrig_model::time::{Dur, Time};
+use sparkrig_model::trace::{Event, PodPhase, PodView, Record, Sink, TraceView};
+
+use crate::metrics::{Metrics, Summary, percentile};
+
+/// One fact supporting a result: which pod, app or node, when, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// When.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t: Option<Time>,
+    /// App.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// What happened.
+    pub detail: String,
+}
+
+/// How one expectation (or the timeline) came out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Label.
+    pub name: String,
+    /// `invariant`, `outcome`, `slo` or `timeline`.
+    pub kind: String,
+    /// Held.
+    pub passed: bool,
+    /// One-line summary.
+    pub message: String,
+    /// Evidence (the first violations; for passes, what was observed).
+    pub evidence: Vec<Evidence>,
+    /// Violations beyond the evidence shown.
+    pub more: usize,
+}
+
+/// The verdict of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Scenario.
+    pub scenario: String,
+    /// Backend.
+    pub backend: String,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Why the run ended.
+    pub ended: String,
+    /// Every expectation held and every step succeeded.
+    pub passed: bool,
+    /// Results, timeline first.
+    pub results: Vec<Outcome>,
+    /// Measurements.
+    pub metrics: Metrics,
+}
+
+/// Evidence items kept per expectation.
+const EVIDENCE_LIMIT: usize = 5;
+
+struct Check {
+    expectation: Expectation,
+    evidence: Vec<Evidence>,
+    violations: usize,
+}
+
+impl Check {
+    fn violate(&mut self, e: Evidence) {
+        self.violations += 1;
+        self.note(e);
+    }
+
+    /// Adds supporting evidence without counting a violation.
+    fn note(&mut self, e: Evidence) {
+        if self.evidence.len() < EVIDENCE_LIMIT {
+            self.evidence.push(e);
+        }
+    }
+}
+
+/// Folds a trace into a verdict.
+pub struct Evaluator {
+    plan_apps: BTreeSet<String>,
+    checks: Vec<Check>,
+    view: TraceView,
+    scenario: String,
+    backend: String,
+    seed: Option<u64>,
+    ended: String,
+    failed_steps: Vec<Evidence>,
+    pods_created: usize,
+    nodes_added: usize,
+    /// Pod startup samples by role.
+    startup: BTreeMap<SparkRole, Vec<Dur>>,
+    scheduling: Vec<Dur>,
+    /// Per pod key: (role, app) for pods currently selected by a pod SLO, with its samples.
+    slo_samples: Vec<Vec<Dur>>,
+    /// Per app: running executors now, and when it first reached its target.
+    running_execs: BTreeMap<String, (u32, Option<Time>)>,
+}
+
+impl Evaluator {
+    /// An evaluator for the plan's expectations.
+    pub fn new(plan: &Scenario) -> Evaluator {
+        let plan_apps = plan.generated_apps().iter().map(|a| format!("{}/{}", a.namespace(), a.metadata.name)).collect();
+        let checks: Vec<Check> = plan.expectations.iter().map(|e| Check { expectation: e.clone(), evidence: vec![], violations: 0 }).collect();
+        Evaluator {
+            plan_apps,
+            slo_samples: vec![Vec::new(); checks.len()],
+            checks,
+            view: TraceView::default(),
+            scenario: plan.name.clone(),
+            backend: String::new(),
+            seed: None,
+            ended: String::new(),
+            failed_steps: Vec::new(),
+            pods_created: 0,
+            nodes_added: 0,
+            startup: BTreeMap::new(),
+            scheduling: Vec::new(),
+            running_execs: BTreeMap::new(),
+        }
+    }
+
+    fn on_record(&mut self, rec: &Record) {
+        self.view.apply(rec);
+        let t = rec.t;
+        match &rec.event {
+            Event::RunStarted { backend, seed, .. } => {
+                self.backend = backend.clone();
+                self.seed = *seed;
+            }
+            Event::RunEnded { reason } => self.ended = reason.clone(),
+            Event::StepEnded { step, ok: false, message } => {
+                self.failed_steps.push(Evidence { t: Some(t), app: None, pod: None, node: None, detail: format!("step {}: {message}", step + 1) })
+            }
+            Event::NodeAdded { .. } => self.nodes_added += 1,
+            Event::PodCreated { .. } => self.pods_created += 1,
+            Event::PodScheduled { pod, node } => self.on_scheduled(t, pod, node),
+            Event::PodRunning { pod } => self.on_running(t, pod),
+            Event::PodTerminated { pod, .. } | Event::PodTerminating { pod, .. } | Event::PodDeleted { pod, .. } => self.on_stopped(pod),
+            _ => {}
+        }
+    }
+
+    fn on_scheduled(&mut self, t: Time, pod: &str, node: &str) {
+        let Some(p) = self.view.pods.get(pod) else { return };
+        self.scheduling.push(t - p.created);
+        let Some(n) = self.view.nodes.get(node) else { return };
+        let ev = |detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(pod.to_string()), node: Some(node.to_string()), detail };
+        for c in &mut self.checks {
+            match &c.expectation {
+                Expectation::OnlyOn { role, groups } if p.role == Some(*role) && !groups.contains(&n.group) => {
+                    c.violate(ev(format!("{} scheduled on {node} in nodegroup {} (allowed: {})", role.as_str(), n.group, groups.join(", "))))
+                }
+                Expectation::DriversNeverOnInterruptible if p.role == Some(SparkRole::Driver) && n.interruptible => {
+                    c.violate(ev(format!("driver scheduled on interruptible node {node} (nodegroup {})", n.group)))
+                }
+                Expectation::TolerationsRespected => {
+                    if let Some(taint) = untolerated_taint(&n.taints, &p.tolerations) {
+                        c.violate(ev(format!("bound to {node} despite untolerated taint {taint}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_running(&mut self, t: Time, key: &str) {
+        let Some(p) = self.view.pods.get(key) else { return };
+        let latency = t - p.created;
+        if let Some(role) = p.role {
+            self.startup.entry(role).or_default().push(latency);
+        }
+        for (i, c) in self.checks.iter().enumerate() {
+            if let Expectation::Slo { metric: Metric::PodStartupLatency, pods, .. } = &c.expectation {
+                if pods.matches(key, p) {
+                    self.slo_samples[i].push(latency);
+                }
+            }
+            if let Expectation::Slo { metric: Metric::PodSchedulingLatency, pods, .. } = &c.expectation {
+                if let (true, Some((st, _))) = (pods.matches(key, p), &p.scheduled) {
+                    self.slo_samples[i].push(*st - p.created);
+                }
+            }
+        }
+        if p.role == Some(SparkRole::Executor) {
+            if let Some(app) = p.app.clone() {
+                let target = self.view.apps.get(&app).map_or(0, |a| a.executors);
+                let e = self.running_execs.entry(app).or_insert((0, None));
+                e.0 += 1;
+                if e.1.is_none() && e.0 >= target.max(1) {
+                    e.1 = Some(t);
+                }
+            }
+        }
+    }
+
+    fn on_stopped(&mut self, key: &str) {
+        let Some(p) = self.view.pods.get(key) else { return };
+        // Count each running executor down once, at its first stop signal.
+        let first_stop = p.running.is_some()
+            && [p.ended.is_some(), p.terminating.is_some(), p.deleted.is_some()].iter().filter(|x| **x).count() == 1;
+        if p.role == Some(SparkRole::Executor) && first_stop {
+            if let Some(e) = p.app.as_ref().and_then(|a| self.running_execs.get_mut(a)) {
+                e.0 = e.0.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Evaluates outcomes and SLOs and returns the verdict.
+    pub fn finish(mut self) -> Verdict {
+        let metrics = self.metrics();
+        let mut results = Vec::new();
+        results.push(Outcome {
+            name: "timeline".into(),
+            kind: "timeline".into(),
+            passed: self.failed_steps.is_empty(),
+            message: if self.failed_steps.is_empty() { format!("every step completed ({})", self.ended) } else { "a step failed".into() },
+            more: 0,
+            evidence: std::mem::take(&mut self.failed_steps),
+        });
+        let checks = std::mem::take(&mut self.checks);
+        for (i, mut c) in checks.into_iter().enumerate() {
+            let label = c.expectation.label();
+            let kind = c.expectation.kind().to_string();
+            let expectation = c.expectation.clone();
+            let (passed, message) = match &expectation {
+                Expectation::OnlyOn { .. } | Expectation::DriversNeverOnInterruptible | Expectation::TolerationsRespected => {
+                    if c.violations == 0 {
+                        (true, "held at every scheduling decision".into())
+                    } else {
+                        (false, format!("{} violation(s)", c.violations))
+                    }
+                }
+                Expectation::AppsEndIn { apps, states } => self.check_final_states(&mut c, apps, states),
+                Expectation::PodsPending { pods, reason } => self.check_pending(&mut c, pods, reason.as_deref()),
+                Expectation::Slo { metric, apps, quantile, bound, .. } => {
+                    let mut samples = if metric.per_pod() { std::mem::take(&mut self.slo_samples[i]) } else { self.app_samples(*metric, apps) };
+                    samples.sort_unstable();
+                    match percentile(&samples, *quantile) {
+                        None => (false, "no samples: nothing to measure".into()),
+                        Some(v) => {
+                            let ok = v <= *bound;
+                            let detail = format!("observed {v} over {} sample(s) (bound {bound})", samples.len());
+                            (ok, detail)
+                        }
+                    }
+                }
+            };
+            let shown = c.evidence.iter().filter(|e| e.pod.is_none() || c.violations > 0).count().min(c.violations);
+            results.push(Outcome { name: label, kind, passed, message, more: c.violations.saturating_sub(shown), evidence: c.evidence });
+        }
+        Verdict {
+            scenario: self.scenario,
+            backend: self.backend,
+            seed: self.seed,
+            ended: self.ended,
+            passed: results.iter().all(|r| r.passed),
+            results,
+            metrics,
+        }
+    }
+
+    fn check_final_states(&self, c: &mut Check, apps: &sparkrig_model::scenario::AppSel, states: &[AppState]) -> (bool, String) {
+        let want = states.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("|");
+        let mut total = 0;
+        for app in self.plan_apps.iter().filter(|a| apps.matches(a)) {
+            total += 1;
+            match self.view.apps.get(app) {
+                Some(a) if states.contains(&a.state) => {}
+                Some(a) => {
+                    let mut detail = format!("ended {} (expected {want})", a.state);
+                    if !a.message.is_empty() {
+                        detail.push_str(&format!(": {}", a.message));
+                    }
+                    c.violate(Evidence { t: Some(a.history.last().map_or(a.created, |h| h.0)), app: Some(app.clone()), pod: None, node: None, detail });
+                    for e in self.explain_app(app) {
+                        c.note(e);
+                    }
+                }
+                None => {
+                    let detail = match self.view.rejected.get(app) {
+                        Some((_, msg)) => format!("never created: the API server rejected it: {msg}"),
+                        None => "never created (the run ended first)".into(),
+                    };
+                    let t = self.view.rejected.get(app).map(|(t, _)| *t);
+                    c.violate(Evidence { t, app: Some(app.clone()), pod: None, node: None, detail });
+                }
+            }
+        }
+        if c.violations == 0 { (true, format!("{total} app(s) ended {want}")) } else { (false, format!("{}/{total} app(s) did not end {want}", c.violations)) }
+    }
+
+    /// Why an app is stuck or failed: its pods that are Pending (with the scheduler's reason),
+    /// waiting, or failed.
+    fn explain_app(&self, app: &str) -> Vec<Evidence> {
+        let Some(a) = self.view.apps.get(app) else { return vec![] };
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for key in a.pods.iter().rev() {
+            if !seen.insert(key) || out.len() >= 3 {
+                continue;
+            }
+            let Some(p) = self.view.pods.get(key) else { continue };
+            if let Some(e) = pod_explanation(key, p, &self.view) {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    fn check_pending(&self, c: &mut Check, pods: &sparkrig_model::scenario::PodSel, reason: Option<&str>) -> (bool, String) {
+        let selected: Vec<(&String, &PodView)> = self.view.pods.iter().filter(|(k, p)| p.deleted.is_none() && pods.matches(k, p)).collect();
+        if selected.is_empty() {
+            c.violate(Evidence { t: None, app: None, pod: None, node: None, detail: format!("no {pods} pods exist at the end") });
+            return (false, format!("no {pods} pods to check"));
+        }
+        let mut example = None;
+        for (k, p) in &selected {
+            let msg = p.unschedulable.as_ref().map(|(_, m)| m.as_str());
+            let ok = p.is_pending() && reason.is_none_or(|r| msg.is_some_and(|m| m.contains(r)));
+            let ev = Evidence {
+                t: p.unschedulable.as_ref().map(|(t, _)| *t).or(Some(p.created)),
+                app: p.app.clone(),
+                pod: Some((*k).clone()),
+                node: p.node().map(String::from),
+                detail: match (p.is_pending(), msg) {
+                    (true, Some(m)) => format!("Pending: {m}"),
+                    (true, None) => "Pending (no scheduling failure recorded)".into(),
+                    (false, _) => format!("is {} on {}", p.phase(), p.node().unwrap_or("-")),
+                },
+            };
+            if ok {
+                example.get_or_insert(ev);
+            } else {
+                c.violate(ev);
+            }
+        }
+        if c.violations == 0 {
+            c.evidence.extend(example);
+            (true, format!("{} {pods} pod(s) Pending at the end", selected.len()))
+        } else {
+            (false, format!("{}/{} {pods} pod(s) not Pending as expected", c.violations, selected.len()))
+        }
+    }
+
+    fn app_samples(&self, metric: Metric, apps: &sparkrig_model::scenario::AppSel) -> Vec<Dur> {
+        self.view
+            .apps
+            .iter()
+            .filter(|(k, _)| apps.matches(k))
+            .filter_map(|(k, a)| match metric {
+                Metric::AppTurnaround => a.history.iter().find(|(_, s)| s.is_terminal()).map(|(t, _)| *t - a.created),
+                Metric::TimeToFirstExecutor => self.first_executor(k).map(|t| t - a.created),
+                Metric::TimeToAllExecutors => self.running_execs.get(k).and_then(|e| e.1).map(|t| t - a.created),
+                Metric::PodStartupLatency | Metric::PodSchedulingLatency => None,
+            })
+            .collect()
+    }
+
+    fn first_executor(&self, app: &str) -> Option<Time> {
+        let a = self.view.apps.get(app)?;
+        a.pods.iter().filter_map(|k| self.view.pods.get(k)).filter(|p| p.role == Some(SparkRole::Executor)).filter_map(|p| p.running).min()
+    }
+
+    fn metrics(&self) -> Metrics {
+        let mut by_state = BTreeMap::new();
+        for a in self.view.apps.values() {
+            *by_state.entry(a.state.to_string()).or_default() += 1;
+        }
+        if !self.view.rejected.is_empty() {
+            by_state.insert("REJECTED".into(), self.view.rejected.len());
+        }
+        let all = sparkrig_model::scenario::AppSel::All;
+        Metrics {
+            driver_startup: Summary::of(&mut self.startup.get(&SparkRole::Driver).cloned().unwrap_or_default()),
+            executor_startup: Summary::of(&mut self.startup.get(&SparkRole::Executor).cloned().unwrap_or_default()),
+            scheduling: Summary::of(&mut self.scheduling.clone()),
+            time_to_first_executor: Summary::of(&mut self.app_samples(Metric::TimeToFirstExecutor, &all)),
+            time_to_all_executors: Summary::of(&mut self.app_samples(Metric::TimeToAllExecutors, &all)),
+            app_turnaround: Summary::of(&mut self.app_samples(Metric::AppTurnaround, &all)),
+            apps_by_state: by_state,
+            pods_created: self.pods_created,
+            nodes_added: self.nodes_added,
+            duration: self.view.now - Time::ZERO,
+        }
+    }
+}
+
+/// One line on what a pod is doing wrong, if anything.
+fn pod_explanation(key: &str, p: &PodView, view: &TraceView) -> Option<Evidence> {
+    let ev = |t: Time, detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(key.to_string()), node: p.node().map(String::from), detail };
+    if let Some((t, PodPhase::Failed, code, reason, message)) = &p.ended {
+        let code = code.map_or("?".into(), |c| c.to_string());
+        return Some(ev(*t, format!("{} exited {code} ({reason}){}", role_name(p), if message.is_empty() { String::new() } else { format!(": {message}") })));
+    }
+    if p.deleted.is_some() || p.ended.is_some() {
+        return None;
+    }
+    if let Some((t, reason)) = &p.terminating {
+        let node = p.node().and_then(|n| view.nodes.get(n));
+        let node_state = node.map_or("", |n| if n.ready { "" } else { " on a NotReady node" });
+        return Some(ev(*t, format!("{} stuck Terminating{node_state} ({reason})", role_name(p))));
+    }
+    if let Some((t, reason, message)) = &p.waiting {
+        return Some(ev(*t, format!("{} waiting: {reason}: {message}", role_name(p))));
+    }
+    if p.is_pending() {
+        return Some(match &p.unschedulable {
+            Some((t, m)) => ev(*t, format!("{} Pending: {m}", role_name(p))),
+            None => ev(p.created, format!("{} Pending", role_name(p))),
+        });
+    }
+    None
+}
+
+fn role_name(p: &PodView) -> &'static str {
+    match p.role {
+        Some(SparkRole::Driver) => "driver",
+        Some(SparkRole::Executor) => "executor",
+        None => "pod",
+    }
+}
+
+impl Sink for Evaluator {
+    fn record(&mut self, rec: &Record) {
+        self.on_record(rec);
+    }
+}
