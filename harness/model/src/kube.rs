@@ -100,9 +100,9 @@ pub struct Toleration {
     /// Empty matches every key (only with `Exists`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
-    /// `Equal` when absent.
-    #[serde(default, skip_serializing_if = "is_equal")]
-    pub operator: TolerationOperator,
+    /// `Equal` when absent (kept as written, so manifests round-trip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<TolerationOperator>,
     /// Compared exactly under `Equal`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
@@ -114,10 +114,6 @@ pub struct Toleration {
     pub toleration_seconds: Option<i64>,
 }
 
-fn is_equal(op: &TolerationOperator) -> bool {
-    *op == TolerationOperator::Equal
-}
-
 impl Toleration {
     /// `ToleratesTaint`: effect, key and operator rules of `core/v1/toleration.go`.
     pub fn tolerates(&self, taint: &Taint) -> bool {
@@ -127,7 +123,7 @@ impl Toleration {
         if !self.key.is_empty() && self.key != taint.key {
             return false;
         }
-        match self.operator {
+        match self.operator.unwrap_or_default() {
             TolerationOperator::Exists => true,
             TolerationOperator::Equal => self.value == taint.value,
         }
@@ -135,7 +131,7 @@ impl Toleration {
 
     /// `{key: k, operator: Exists, effect: e}`.
     pub fn exists(key: &str, effect: Option<TaintEffect>) -> Toleration {
-        Toleration { key: key.into(), operator: TolerationOperator::Exists, effect, ..Default::default() }
+        Toleration { key: key.into(), operator: Some(TolerationOperator::Exists), effect, ..Default::default() }
     }
 
     /// `{key: k, operator: Equal, value: v, effect: e}`.
@@ -398,6 +394,7 @@ mod tests {
     fn toleration_yaml_shape() {
         let t: Toleration =
             serde_json::from_str(r#"{"key":"purpose","operator":"Equal","value":"spark-executor","effect":"NoSchedule"}"#).unwrap();
-        assert_eq!(t, Toleration::equal("purpose", "spark-executor", Some(NoSchedule)));
+        assert!(t.tolerates(&Taint::new("purpose", "spark-executor", NoSchedule)));
+        assert_eq!(serde_json::to_value(&t).unwrap()["operator"], "Equal", "kept as written");
     }
 }

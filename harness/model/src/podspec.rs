@@ -476,10 +476,11 @@ mod tests {
         let mutated = executor_pod(&a, &sub(&a, true), 1).unwrap();
         assert_eq!(mutated.node_selector.get("nodegroup").map(String::as_str), Some("spark-executor"));
         assert_eq!(mutated.node_selector["zone"], "a");
-        assert!(mutated.tolerations.contains(&Toleration::equal("purpose", "spark-executor", Some(TaintEffect::NoSchedule))));
+        let exec_taint = crate::kube::Taint::new("purpose", "spark-executor", TaintEffect::NoSchedule);
+        assert!(crate::kube::tolerated(&mutated.tolerations, &exec_taint));
         let plain = executor_pod(&a, &sub(&a, false), 1).unwrap();
         assert_eq!(plain.node_selector.len(), 1, "only the native app-level selector");
-        assert!(!plain.tolerations.iter().any(|t| t.key == "purpose"));
+        assert!(!crate::kube::tolerated(&plain.tolerations, &exec_taint));
         // The API server's default NoExecute tolerations are always there.
         assert_eq!(plain.tolerations.len(), 2);
         assert_eq!(plain.memory_bytes, mib(1408));

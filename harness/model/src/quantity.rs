@@ -99,6 +99,9 @@ pub fn parse_spark_mib(input: &str) -> Result<i64, QuantityError> {
     let lower = input.trim().to_ascii_lowercase();
     let body = lower.strip_suffix('b').filter(|b| b.ends_with(|c: char| c.is_ascii_alphabetic())).unwrap_or(&lower);
     let (digits, suffix) = body.split_at(body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len()));
+    if suffix.starts_with('.') {
+        return Err(err("Spark sizes are whole numbers (e.g. 1536m rather than 1.5g)"));
+    }
     let n: i64 = digits.parse().map_err(|_| err("expected a whole number with an optional k/m/g/t suffix"))?;
     let kib = match suffix {
         "k" => return Ok(n / 1024),
@@ -177,7 +180,7 @@ mod tests {
         assert_eq!(parse_spark_mib("2048").unwrap(), 2048);
         assert_eq!(parse_spark_mib("1gb").unwrap(), 1024);
         assert_eq!(parse_spark_mib("2048k").unwrap(), 2);
-        assert!(parse_spark_mib("1.5g").is_err());
+        assert!(parse_spark_mib("1.5g").unwrap_err().why.contains("whole numbers"));
     }
 
     #[test]

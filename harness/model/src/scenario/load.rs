@@ -9,7 +9,8 @@ use super::raw::*;
 use super::*;
 use crate::crd::validate_spark_application;
 use crate::kube::Toleration;
-use crate::podspec::{executor_cores, executor_instances};
+use crate::podspec::{self, SparkRole, executor_cores, executor_instances};
+use crate::quantity::{parse_cpu_millis, parse_spark_mib};
 use crate::source::{Diagnostic, Diagnostics, Source, did_you_mean};
 use crate::sparkapp::SparkVersion;
 use crate::topology::{Topology, is_dns_label};
@@ -323,6 +324,28 @@ impl Cx<'_> {
                 return None;
             }
         };
+        let before = self.errs.len();
+        for (role, spec) in [("driver", &app.spec.driver), ("executor", &app.spec.executor)] {
+            let fields = [("memory", &spec.memory, true), ("memoryOverhead", &spec.memory_overhead, true), ("coreRequest", &spec.core_request, false), ("coreLimit", &spec.core_limit, false)];
+            for (field, value, spark_size) in fields {
+                let Some(v) = value else { continue };
+                let bad = if spark_size { parse_spark_mib(v).err() } else { parse_cpu_millis(v).err() };
+                if let Some(e) = bad {
+                    self.errs.push(msrc.diag(*doc, &format!("spec.{role}.{field}"), e.to_string(), None));
+                }
+            }
+        }
+        if self.errs.len() > before {
+            return None;
+        }
+        if let Err(e) = podspec::memory_request_mib(&app, SparkRole::Driver)
+            .and(podspec::memory_request_mib(&app, SparkRole::Executor))
+            .and(podspec::cpu_request_millis(&app, SparkRole::Driver))
+            .and(podspec::cpu_request_millis(&app, SparkRole::Executor))
+        {
+            self.errs.push(msrc.diag(*doc, "spec.sparkConf", e, None));
+            return None;
+        }
         if let Some(v) = &stack.spark_version {
             app.spec.spark_version = v.clone();
         }
