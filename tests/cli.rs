@@ -43,7 +43,9 @@ fn smoke_passes_and_writes_valid_junit_json_and_trace() {
         .collect();
     assert_eq!(executors_on.len(), 10, "5 apps × 2 executors");
     assert!(executors_on.iter().all(|n| n.starts_with("spark-executor-")), "{executors_on:?}");
-    let drivers_on = records.iter().filter(|r| matches!(&r.event, Event::PodScheduled { pod, node } if pod.ends_with("-driver") && node.starts_with("spark-driver-")));
+    let drivers_on = records
+        .iter()
+        .filter(|r| matches!(&r.event, Event::PodScheduled { pod, node } if pod.ends_with("-driver") && node.starts_with("spark-driver-")));
     assert_eq!(drivers_on.count(), 5);
     assert!(matches!(records.last().unwrap().event, Event::RunEnded { .. }));
 }
@@ -79,7 +81,9 @@ fn placement_broken_holds_and_its_completed_variant_fails_with_pod_and_taint() {
 #[test]
 fn a_misspelled_field_exits_2_with_file_line_column_and_a_suggestion() {
     let dir = scratch("misspelled");
-    let path = variant(&dir, "smoke.yaml", |s| s.replace("{apps: all, state: terminal, timeout: 10m}", "{apps: all, stat: terminal, timeout: 10m}"));
+    let path = variant(&dir, "smoke.yaml", |s| {
+        s.replace("{apps: all, state: terminal, timeout: 10m}", "{apps: all, stat: terminal, timeout: 10m}")
+    });
     let (code, out, err) = run(&["run", path.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}{err}");
     let line = std::fs::read_to_string(&path).unwrap().lines().position(|l| l.contains("stat: terminal")).unwrap() + 1;
@@ -122,9 +126,11 @@ fn same_seed_same_trace_byte_for_byte() {
 fn a_saved_trace_gives_the_same_verdict() {
     let dir = scratch("reverdict");
     let (trace, live, replay) = (dir.join("t.jsonl"), dir.join("live.json"), dir.join("replay.json"));
-    let (code, ..) = run(&["run", "scenarios/placement-broken.yaml", "--quiet", "--trace", trace.to_str().unwrap(), "--json", live.to_str().unwrap()]);
+    let (code, ..) =
+        run(&["run", "scenarios/placement-broken.yaml", "--quiet", "--trace", trace.to_str().unwrap(), "--json", live.to_str().unwrap()]);
     assert_eq!(code, 0);
-    let (code, ..) = run(&["verdict", trace.to_str().unwrap(), "scenarios/placement-broken.yaml", "--quiet", "--json", replay.to_str().unwrap()]);
+    let (code, ..) =
+        run(&["verdict", trace.to_str().unwrap(), "scenarios/placement-broken.yaml", "--quiet", "--json", replay.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(std::fs::read_to_string(live).unwrap(), std::fs::read_to_string(replay).unwrap());
 }

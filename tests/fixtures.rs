@@ -13,7 +13,8 @@ use sparkrig_model::topology::Topology;
 use sparkrig_run::files::load_scenario;
 
 fn yaml_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let mut v: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     v.sort();
     v
 }
@@ -91,7 +92,10 @@ fn vendored_upstream_files_match_the_reference() {
     }
     let pairs = [
         ("fixtures/crds/v2.5.2/sparkoperator.k8s.io_sparkapplications.yaml", "sparkoperator.k8s.io_sparkapplications.yaml"),
-        ("fixtures/crds/v2.5.2/sparkoperator.k8s.io_scheduledsparkapplications.yaml", "sparkoperator.k8s.io_scheduledsparkapplications.yaml"),
+        (
+            "fixtures/crds/v2.5.2/sparkoperator.k8s.io_scheduledsparkapplications.yaml",
+            "sparkoperator.k8s.io_scheduledsparkapplications.yaml",
+        ),
         ("fixtures/upstream/v2.5.2/chart-values.yaml", "chart/values.yaml"),
     ];
     for (ours, theirs) in pairs {

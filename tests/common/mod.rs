@@ -33,10 +33,9 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn variant(dir: &Path, scenario: &str, edit: impl Fn(&str) -> String) -> PathBuf {
     let text = std::fs::read_to_string(root().join("scenarios").join(scenario)).unwrap();
     let fixtures = root().join("fixtures");
-    let text = text.replace("app: fixtures/", &format!("app: {}/", fixtures.display())).replace(
-        "topology: data-platform",
-        &format!("topology: {}/topologies/data-platform.yaml", fixtures.display()),
-    );
+    let text = text
+        .replace("app: fixtures/", &format!("app: {}/", fixtures.display()))
+        .replace("topology: data-platform", &format!("topology: {}/topologies/data-platform.yaml", fixtures.display()));
     let edited = edit(&text);
     assert_ne!(edited, text, "the variant must change the scenario");
     let path = dir.join(scenario);

@@ -130,7 +130,13 @@ fn validate(files: &[PathBuf]) -> u8 {
     let mut code = PASSED;
     for f in files {
         match load_scenario(f, None) {
-            Ok(p) => println!("{}: ok ({} apps, {} steps, {} expectations)", f.display(), p.generated_apps().len(), p.steps.len(), p.expectations.len()),
+            Ok(p) => println!(
+                "{}: ok ({} apps, {} steps, {} expectations)",
+                f.display(),
+                p.generated_apps().len(),
+                p.steps.len(),
+                p.expectations.len()
+            ),
             Err(d) => code = fail_diagnostics(&d),
         }
     }
@@ -158,10 +164,10 @@ fn report_verdict(v: &Verdict, out: &OutputArgs) -> u8 {
         print!("{}", report::terminal(v, color));
     }
     for (path, text) in [(out.junit.as_ref(), report::junit as fn(&Verdict) -> String), (out.json.as_ref(), report::json)] {
-        if let Some(p) = path {
-            if let Err(e) = std::fs::write(p, text(v)) {
-                return fail(format!("cannot write {}: {e}", p.display()));
-            }
+        if let Some(p) = path
+            && let Err(e) = std::fs::write(p, text(v))
+        {
+            return fail(format!("cannot write {}: {e}", p.display()));
         }
     }
     if v.passed { PASSED } else { EXPECTATION_FAILED }

@@ -43,8 +43,20 @@ use AppState::*;
 
 /// Every state, in declaration order.
 pub const ALL_STATES: [AppState; 14] = [
-    New, Submitted, Running, Succeeding, Failing, Completed, Failed, SubmissionFailed, PendingRerun, Invalidating, Suspending, Suspended,
-    Resuming, Unknown,
+    New,
+    Submitted,
+    Running,
+    Succeeding,
+    Failing,
+    Completed,
+    Failed,
+    SubmissionFailed,
+    PendingRerun,
+    Invalidating,
+    Suspending,
+    Suspended,
+    Resuming,
+    Unknown,
 ];
 
 /// The controller's legal transitions (`from`, `to`). The suspend and invalidate arrows exist

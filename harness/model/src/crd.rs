@@ -46,10 +46,7 @@ fn schema() -> &'static Schema {
             .and_then(|vs| vs.iter().find(|v| v["name"] == "v1beta2"))
             .map(|v| v["schema"]["openAPIV3Schema"].clone())
             .expect("vendored CRD serves v1beta2");
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft4)
-            .build(&root)
-            .expect("vendored CRD schema compiles");
+        let validator = jsonschema::options().with_draft(jsonschema::Draft::Draft4).build(&root).expect("vendored CRD schema compiles");
         Schema { root, validator }
     })
 }

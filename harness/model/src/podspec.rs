@@ -150,7 +150,8 @@ pub fn resource_name_prefix(app_name: &str, unique_id: &str) -> String {
 
 /// The `spark-app-name` label value: sanitised, at most 63 characters, no edge dashes.
 fn app_name_label(name: &str) -> String {
-    let s: String = name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect();
+    let s: String =
+        name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect();
     let s: String = s.chars().take(63).collect();
     s.trim_matches('-').to_string()
 }
@@ -267,7 +268,13 @@ fn image(app: &SparkApplication, role: SparkRole) -> String {
         .unwrap_or_else(|| "apache/spark".into())
 }
 
-fn build(app: &SparkApplication, sub: &Submission, role: SparkRole, name: String, extra_labels: &[(&str, String)]) -> Result<PodSpec, String> {
+fn build(
+    app: &SparkApplication,
+    sub: &Submission,
+    role: SparkRole,
+    name: String,
+    extra_labels: &[(&str, String)],
+) -> Result<PodSpec, String> {
     let spec = role_spec(app, role);
     let r = role.as_str();
     let conf = &app.spec.spark_conf;

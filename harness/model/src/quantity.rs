@@ -22,10 +22,7 @@ const MIB: i64 = 1024 * 1024;
 /// Splits `"1.5Gi"` into the decimal number (as a rational `mantissa / 10^scale`) and the suffix.
 fn split_number(s: &str) -> Option<(i128, u32, &str)> {
     let s = s.trim();
-    let end = s
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '+' || *c == '-'))
-        .map_or(s.len(), |(i, _)| i);
+    let end = s.char_indices().find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '+' || *c == '-')).map_or(s.len(), |(i, _)| i);
     let (num, suffix) = s.split_at(end);
     if num.is_empty() {
         return None;

@@ -133,7 +133,7 @@ impl Source {
         let de = serde_yaml::Deserializer::from_str(&self.text);
         let mut track = serde_path_to_error::Track::new();
         let tracked = serde_path_to_error::Deserializer::new(de, &mut track);
-        serde_yaml::with::singleton_map_recursive::deserialize(tracked).map_err(|e| self.from_serde(0, &track.path().to_string(), &e))
+        serde_yaml::with::singleton_map_recursive::deserialize(tracked).map_err(|e| self.serde_diag(0, &track.path().to_string(), &e))
     }
 
     /// Every non-empty document as JSON (for Kubernetes manifests), with its document index.
@@ -142,7 +142,7 @@ impl Source {
         for (i, doc) in serde_yaml::Deserializer::from_str(&self.text).enumerate() {
             let mut track = serde_path_to_error::Track::new();
             let value: serde_json::Value = serde::Deserialize::deserialize(serde_path_to_error::Deserializer::new(doc, &mut track))
-                .map_err(|e: serde_yaml::Error| self.from_serde(i, &track.path().to_string(), &e))?;
+                .map_err(|e: serde_yaml::Error| self.serde_diag(i, &track.path().to_string(), &e))?;
             if !value.is_null() {
                 out.push((i, value));
             }
@@ -183,7 +183,7 @@ impl Source {
         }
     }
 
-    fn from_serde(&self, doc: usize, path: &str, e: &serde_yaml::Error) -> Diagnostic {
+    fn serde_diag(&self, doc: usize, path: &str, e: &serde_yaml::Error) -> Diagnostic {
         let raw = e.to_string();
         let message = clean_serde_message(&raw);
         let help = unknown_name_help(&message);
@@ -203,10 +203,10 @@ fn clean_serde_message(raw: &str) -> String {
     if let Some(cut) = msg.rfind(" at line ") {
         msg = &msg[..cut];
     }
-    if let Some((head, tail)) = msg.split_once(": ") {
-        if !head.contains(char::is_whitespace) {
-            msg = tail;
-        }
+    if let Some((head, tail)) = msg.split_once(": ")
+        && !head.contains(char::is_whitespace)
+    {
+        msg = tail;
     }
     msg.to_string()
 }
@@ -218,7 +218,8 @@ fn unknown_name_help(message: &str) -> Option<String> {
     let (word, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     did_you_mean(word, candidates.iter().copied()).or_else(|| {
-        (!candidates.is_empty()).then(|| format!("valid names: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")))
+        (!candidates.is_empty())
+            .then(|| format!("valid names: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")))
     })
 }
 
@@ -272,7 +273,14 @@ fn pos(m: &Marker) -> (usize, usize) {
 type Events = std::iter::Peekable<std::vec::IntoIter<(Event, Marker)>>;
 
 /// Consumes one node (scalar, sequence or mapping) and records its position and its children's.
-fn walk(it: &mut Events, doc: usize, path: String, key: Option<(usize, usize)>, value: (usize, usize), map: &mut HashMap<(usize, String), Pos>) {
+fn walk(
+    it: &mut Events,
+    doc: usize,
+    path: String,
+    key: Option<(usize, usize)>,
+    value: (usize, usize),
+    map: &mut HashMap<(usize, String), Pos>,
+) {
     let Some((ev, mark)) = it.next() else { return };
     let here = if matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..)) && value != pos(&mark) { value } else { pos(&mark) };
     map.insert((doc, path.clone()), Pos { key, value: here });
@@ -290,23 +298,24 @@ fn walk(it: &mut Events, doc: usize, path: String, key: Option<(usize, usize)>, 
                 i += 1;
             }
         }
-        Event::MappingStart(..) => loop {
-            let Some((next, m)) = it.next() else { break };
-            let k = match next {
-                Event::MappingEnd => break,
-                Event::Scalar(s, ..) => s,
-                _ => {
-                    // Complex keys: skip the key node and its value.
-                    skip_rest(it, &next);
-                    walk(it, doc, format!("{path}.?"), None, (0, 0), map);
-                    continue;
-                }
-            };
-            let key_pos = pos(&m);
-            let child = if path.is_empty() { k } else { format!("{path}.{k}") };
-            let value_pos = it.peek().map_or(key_pos, |(_, m)| pos(m));
-            walk(it, doc, child, Some(key_pos), value_pos, map);
-        },
+        Event::MappingStart(..) => {
+            while let Some((next, m)) = it.next() {
+                let k = match next {
+                    Event::MappingEnd => break,
+                    Event::Scalar(s, ..) => s,
+                    _ => {
+                        // Complex keys: skip the key node and its value.
+                        skip_rest(it, &next);
+                        walk(it, doc, format!("{path}.?"), None, (0, 0), map);
+                        continue;
+                    }
+                };
+                let key_pos = pos(&m);
+                let child = if path.is_empty() { k } else { format!("{path}.{k}") };
+                let value_pos = it.peek().map_or(key_pos, |(_, m)| pos(m));
+                walk(it, doc, child, Some(key_pos), value_pos, map);
+            }
+        }
         _ => {}
     }
 }

@@ -78,10 +78,7 @@ impl Dur {
                 }
             };
             rest = &rest[unit_len..];
-            total = n
-                .checked_mul(factor)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| format!("`{input}`: too large"))?;
+            total = n.checked_mul(factor).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("`{input}`: too large"))?;
         }
         Ok(Dur(total))
     }
@@ -96,7 +93,7 @@ impl fmt::Display for Dur {
         if ms < 1000 {
             return write!(f, "{ms}ms");
         }
-        if ms % 1000 != 0 && ms < 60_000 {
+        if !ms.is_multiple_of(1000) && ms < 60_000 {
             let frac = format!("{:03}", ms % 1000);
             return write!(f, "{}.{}s", ms / 1000, frac.trim_end_matches('0'));
         }

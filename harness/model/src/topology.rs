@@ -232,7 +232,12 @@ impl Topology {
                 errs.push(src.diag(0, &p("name"), format!("duplicate nodegroup name `{}`", g.name), None));
             }
             if !is_dns_label(&g.name) {
-                errs.push(src.diag(0, &p("name"), format!("`{}` is not a valid label value (lower-case letters, digits and '-', at most 63)", g.name), None));
+                errs.push(src.diag(
+                    0,
+                    &p("name"),
+                    format!("`{}` is not a valid label value (lower-case letters, digits and '-', at most 63)", g.name),
+                    None,
+                ));
             }
             let cpu = parse_cpu_millis(&g.shape.cpu.text()).map_err(|e| errs.push(src.diag(0, &p("shape.cpu"), e.to_string(), None))).ok();
             let mem = parse_bytes(&g.shape.memory).map_err(|e| errs.push(src.diag(0, &p("shape.memory"), e.to_string(), None))).ok();
@@ -249,7 +254,12 @@ impl Topology {
             }
             for k in g.labels.keys() {
                 if let Some(why) = restricted_label(k) {
-                    errs.push(src.diag_key(0, &p(&format!("labels.{k}")), why, Some("use your own prefix, e.g. `nodegroup` or `example.com/pool`".into())));
+                    errs.push(src.diag_key(
+                        0,
+                        &p(&format!("labels.{k}")),
+                        why,
+                        Some("use your own prefix, e.g. `nodegroup` or `example.com/pool`".into()),
+                    ));
                 }
             }
             let mut taints = Vec::new();
@@ -338,12 +348,17 @@ fn restricted_label(key: &str) -> Option<String> {
     let restricted = ["kubernetes.io", "k8s.io"].iter().any(|d| prefix == *d || prefix.ends_with(&format!(".{d}")));
     let allowed = matches!(
         key,
-        "kubernetes.io/hostname" | "kubernetes.io/arch" | "kubernetes.io/os" | "topology.kubernetes.io/zone" | "topology.kubernetes.io/region"
+        "kubernetes.io/hostname"
+            | "kubernetes.io/arch"
+            | "kubernetes.io/os"
+            | "topology.kubernetes.io/zone"
+            | "topology.kubernetes.io/region"
     ) || prefix == "node.kubernetes.io"
         || prefix == "kubelet.kubernetes.io"
         || prefix.ends_with(".node.kubernetes.io")
         || prefix.ends_with(".kubelet.kubernetes.io");
-    (restricted && !allowed).then(|| format!("the kubelet refuses to register with label `{key}` (kubernetes.io and k8s.io prefixes are reserved)"))
+    (restricted && !allowed)
+        .then(|| format!("the kubelet refuses to register with label `{key}` (kubernetes.io and k8s.io prefixes are reserved)"))
 }
 
 #[cfg(test)]

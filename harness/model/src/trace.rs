@@ -539,7 +539,12 @@ impl TraceView {
             Event::AppRejected { app, message } => {
                 self.rejected.insert(app.clone(), (t, message.clone()));
             }
-            Event::RunStarted { .. } | Event::PodCreateFailed { .. } | Event::StepStarted { .. } | Event::StepEnded { .. } | Event::Autoscaler { .. } | Event::RunEnded { .. } => {}
+            Event::RunStarted { .. }
+            | Event::PodCreateFailed { .. }
+            | Event::StepStarted { .. }
+            | Event::StepEnded { .. }
+            | Event::Autoscaler { .. }
+            | Event::RunEnded { .. } => {}
         }
     }
 
@@ -568,7 +573,8 @@ mod tests {
 
     #[test]
     fn records_are_flat_json_lines() {
-        let rec = Record { t: Time(1500), event: Event::PodScheduled { pod: "default/spark-pi-driver".into(), node: "spark-driver-1".into() } };
+        let rec =
+            Record { t: Time(1500), event: Event::PodScheduled { pod: "default/spark-pi-driver".into(), node: "spark-driver-1".into() } };
         let line = serde_json::to_string(&rec).unwrap();
         assert_eq!(line, r#"{"t":1500,"event":"pod_scheduled","pod":"default/spark-pi-driver","node":"spark-driver-1"}"#);
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), rec);
@@ -595,7 +601,13 @@ mod tests {
         v.apply(&ev(11, Event::PodScheduled { pod: "default/a-driver".into(), node: "n1".into() }));
         v.apply(&ev(
             20,
-            Event::AppState { app: "default/a".into(), state: AppState::Running, message: String::new(), submission_attempts: 1, execution_attempts: 1 },
+            Event::AppState {
+                app: "default/a".into(),
+                state: AppState::Running,
+                message: String::new(),
+                submission_attempts: 1,
+                execution_attempts: 1,
+            },
         ));
         let pod = &v.pods["default/a-driver"];
         assert_eq!(pod.phase(), "Pending");

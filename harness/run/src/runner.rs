@@ -40,7 +40,12 @@ impl Sink for Tee<'_> {
 }
 
 /// Runs `plan` on `backend`, writing the trace to `trace` if given.
-pub fn run(plan: &Scenario, backend: &mut dyn Backend, trace: Option<&Path>, extra: Option<&mut dyn Sink>) -> Result<(Verdict, RunInfo), RunError> {
+pub fn run(
+    plan: &Scenario,
+    backend: &mut dyn Backend,
+    trace: Option<&Path>,
+    extra: Option<&mut dyn Sink>,
+) -> Result<(Verdict, RunInfo), RunError> {
     let mut evaluator = Evaluator::new(plan);
     let trace_err = |e, p: &Path| RunError::Trace { path: p.display().to_string(), source: e };
     let mut writer = match trace {
@@ -67,6 +72,7 @@ pub fn run(plan: &Scenario, backend: &mut dyn Backend, trace: Option<&Path>, ext
 pub fn verdict_from_trace(plan: &Scenario, trace: &Path) -> Result<Verdict, String> {
     let file = File::open(trace).map_err(|e| format!("cannot read {}: {e}", trace.display()))?;
     let mut evaluator = Evaluator::new(plan);
-    sparkrig_model::trace::read_jsonl(std::io::BufReader::new(file), |r| evaluator.record(&r)).map_err(|e| format!("{}: {e}", trace.display()))?;
+    sparkrig_model::trace::read_jsonl(std::io::BufReader::new(file), |r| evaluator.record(&r))
+        .map_err(|e| format!("{}: {e}", trace.display()))?;
     Ok(evaluator.finish())
 }

@@ -119,7 +119,8 @@ impl Evaluator {
     /// An evaluator for the plan's expectations.
     pub fn new(plan: &Scenario) -> Evaluator {
         let plan_apps = plan.generated_apps().iter().map(|a| format!("{}/{}", a.namespace(), a.metadata.name)).collect();
-        let checks: Vec<Check> = plan.expectations.iter().map(|e| Check { expectation: e.clone(), evidence: vec![], violations: 0 }).collect();
+        let checks: Vec<Check> =
+            plan.expectations.iter().map(|e| Check { expectation: e.clone(), evidence: vec![], violations: 0 }).collect();
         Evaluator {
             plan_apps,
             slo_samples: vec![Vec::new(); checks.len()],
@@ -147,9 +148,13 @@ impl Evaluator {
                 self.seed = *seed;
             }
             Event::RunEnded { reason } => self.ended = reason.clone(),
-            Event::StepEnded { step, ok: false, message } => {
-                self.failed_steps.push(Evidence { t: Some(t), app: None, pod: None, node: None, detail: format!("step {}: {message}", step + 1) })
-            }
+            Event::StepEnded { step, ok: false, message } => self.failed_steps.push(Evidence {
+                t: Some(t),
+                app: None,
+                pod: None,
+                node: None,
+                detail: format!("step {}: {message}", step + 1),
+            }),
             Event::NodeAdded { .. } => self.nodes_added += 1,
             Event::PodCreated { .. } => self.pods_created += 1,
             Event::PodScheduled { pod, node } => self.on_scheduled(t, pod, node),
@@ -163,12 +168,16 @@ impl Evaluator {
         let Some(p) = self.view.pods.get(pod) else { return };
         self.scheduling.push(t - p.created);
         let Some(n) = self.view.nodes.get(node) else { return };
-        let ev = |detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(pod.to_string()), node: Some(node.to_string()), detail };
+        let ev =
+            |detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(pod.to_string()), node: Some(node.to_string()), detail };
         for c in &mut self.checks {
             match &c.expectation {
-                Expectation::OnlyOn { role, groups } if p.role == Some(*role) && !groups.contains(&n.group) => {
-                    c.violate(ev(format!("{} scheduled on {node} in nodegroup {} (allowed: {})", role.as_str(), n.group, groups.join(", "))))
-                }
+                Expectation::OnlyOn { role, groups } if p.role == Some(*role) && !groups.contains(&n.group) => c.violate(ev(format!(
+                    "{} scheduled on {node} in nodegroup {} (allowed: {})",
+                    role.as_str(),
+                    n.group,
+                    groups.join(", ")
+                ))),
                 Expectation::DriversNeverOnInterruptible if p.role == Some(SparkRole::Driver) && n.interruptible => {
                     c.violate(ev(format!("driver scheduled on interruptible node {node} (nodegroup {})", n.group)))
                 }
@@ -189,25 +198,24 @@ impl Evaluator {
             self.startup.entry(role).or_default().push(latency);
         }
         for (i, c) in self.checks.iter().enumerate() {
-            if let Expectation::Slo { metric: Metric::PodStartupLatency, pods, .. } = &c.expectation {
-                if pods.matches(key, p) {
-                    self.slo_samples[i].push(latency);
-                }
+            let Expectation::Slo { metric, pods, .. } = &c.expectation else { continue };
+            if !pods.matches(key, p) {
+                continue;
             }
-            if let Expectation::Slo { metric: Metric::PodSchedulingLatency, pods, .. } = &c.expectation {
-                if let (true, Some((st, _))) = (pods.matches(key, p), &p.scheduled) {
-                    self.slo_samples[i].push(*st - p.created);
-                }
+            match (metric, &p.scheduled) {
+                (Metric::PodStartupLatency, _) => self.slo_samples[i].push(latency),
+                (Metric::PodSchedulingLatency, Some((st, _))) => self.slo_samples[i].push(*st - p.created),
+                _ => {}
             }
         }
-        if p.role == Some(SparkRole::Executor) {
-            if let Some(app) = p.app.clone() {
-                let target = self.view.apps.get(&app).map_or(0, |a| a.executors);
-                let e = self.running_execs.entry(app).or_insert((0, None));
-                e.0 += 1;
-                if e.1.is_none() && e.0 >= target.max(1) {
-                    e.1 = Some(t);
-                }
+        if p.role == Some(SparkRole::Executor)
+            && let Some(app) = p.app.clone()
+        {
+            let target = self.view.apps.get(&app).map_or(0, |a| a.executors);
+            let e = self.running_execs.entry(app).or_insert((0, None));
+            e.0 += 1;
+            if e.1.is_none() && e.0 >= target.max(1) {
+                e.1 = Some(t);
             }
         }
     }
@@ -215,12 +223,13 @@ impl Evaluator {
     fn on_stopped(&mut self, key: &str) {
         let Some(p) = self.view.pods.get(key) else { return };
         // Count each running executor down once, at its first stop signal.
-        let first_stop = p.running.is_some()
-            && [p.ended.is_some(), p.terminating.is_some(), p.deleted.is_some()].iter().filter(|x| **x).count() == 1;
-        if p.role == Some(SparkRole::Executor) && first_stop {
-            if let Some(e) = p.app.as_ref().and_then(|a| self.running_execs.get_mut(a)) {
-                e.0 = e.0.saturating_sub(1);
-            }
+        let first_stop =
+            p.running.is_some() && [p.ended.is_some(), p.terminating.is_some(), p.deleted.is_some()].iter().filter(|x| **x).count() == 1;
+        if p.role == Some(SparkRole::Executor)
+            && first_stop
+            && let Some(e) = p.app.as_ref().and_then(|a| self.running_execs.get_mut(a))
+        {
+            e.0 = e.0.saturating_sub(1);
         }
     }
 
@@ -252,7 +261,8 @@ impl Evaluator {
                 Expectation::AppsEndIn { apps, states } => self.check_final_states(&mut c, apps, states),
                 Expectation::PodsPending { pods, reason } => self.check_pending(&mut c, pods, reason.as_deref()),
                 Expectation::Slo { metric, apps, quantile, bound, .. } => {
-                    let mut samples = if metric.per_pod() { std::mem::take(&mut self.slo_samples[i]) } else { self.app_samples(*metric, apps) };
+                    let mut samples =
+                        if metric.per_pod() { std::mem::take(&mut self.slo_samples[i]) } else { self.app_samples(*metric, apps) };
                     samples.sort_unstable();
                     match percentile(&samples, *quantile) {
                         None => (false, "no samples: nothing to measure".into()),
@@ -290,7 +300,13 @@ impl Evaluator {
                     if !a.message.is_empty() {
                         detail.push_str(&format!(": {}", a.message));
                     }
-                    c.violate(Evidence { t: Some(a.history.last().map_or(a.created, |h| h.0)), app: Some(app.clone()), pod: None, node: None, detail });
+                    c.violate(Evidence {
+                        t: Some(a.history.last().map_or(a.created, |h| h.0)),
+                        app: Some(app.clone()),
+                        pod: None,
+                        node: None,
+                        detail,
+                    });
                     for e in self.explain_app(app) {
                         c.note(e);
                     }
@@ -305,7 +321,11 @@ impl Evaluator {
                 }
             }
         }
-        if c.violations == 0 { (true, format!("{total} app(s) ended {want}")) } else { (false, format!("{}/{total} app(s) did not end {want}", c.violations)) }
+        if c.violations == 0 {
+            (true, format!("{total} app(s) ended {want}"))
+        } else {
+            (false, format!("{}/{total} app(s) did not end {want}", c.violations))
+        }
     }
 
     /// Why an app is stuck or failed: its pods that are Pending (with the scheduler's reason),
@@ -406,10 +426,19 @@ impl Evaluator {
 
 /// One line on what a pod is doing wrong, if anything.
 fn pod_explanation(key: &str, p: &PodView, view: &TraceView) -> Option<Evidence> {
-    let ev = |t: Time, detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(key.to_string()), node: p.node().map(String::from), detail };
+    let ev = |t: Time, detail: String| Evidence {
+        t: Some(t),
+        app: p.app.clone(),
+        pod: Some(key.to_string()),
+        node: p.node().map(String::from),
+        detail,
+    };
     if let Some((t, PodPhase::Failed, code, reason, message)) = &p.ended {
         let code = code.map_or("?".into(), |c| c.to_string());
-        return Some(ev(*t, format!("{} exited {code} ({reason}){}", role_name(p), if message.is_empty() { String::new() } else { format!(": {message}") })));
+        return Some(ev(
+            *t,
+            format!("{} exited {code} ({reason}){}", role_name(p), if message.is_empty() { String::new() } else { format!(": {message}") }),
+        ));
     }
     if p.deleted.is_some() || p.ended.is_some() {
         return None;

@@ -16,7 +16,12 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(qps: u32, burst: u32) -> TokenBucket {
-        TokenBucket { qps: u64::from(qps.max(1)), burst: u64::from(burst.max(1)), milli_tokens: u64::from(burst.max(1)) * 1000, at: Time::ZERO }
+        TokenBucket {
+            qps: u64::from(qps.max(1)),
+            burst: u64::from(burst.max(1)),
+            milli_tokens: u64::from(burst.max(1)) * 1000,
+            at: Time::ZERO,
+        }
     }
 
     /// Reserves one token at `now`; returns how long the caller must wait for it.

@@ -177,8 +177,8 @@ impl Term {
                 }
             }
         }) && self.names.iter().all(|(op, names)| match op {
-            SelectorOperator::In => names.iter().any(|n| *n == node.name),
-            SelectorOperator::NotIn => !names.iter().any(|n| *n == node.name),
+            SelectorOperator::In => names.contains(&node.name),
+            SelectorOperator::NotIn => !names.contains(&node.name),
             _ => false,
         })
     }

@@ -28,9 +28,15 @@ pub trait Files {
 /// Loads and validates a scenario file.
 pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
     let name = display(path);
-    let text = files
-        .read(path)
-        .map_err(|e| Diagnostic { file: name.clone(), line: 0, column: 0, path: String::new(), message: format!("cannot read: {e}"), help: None, snippet: None })?;
+    let text = files.read(path).map_err(|e| Diagnostic {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+        path: String::new(),
+        message: format!("cannot read: {e}"),
+        help: None,
+        snippet: None,
+    })?;
     load_str(&name, &text, path.parent().unwrap_or(Path::new(".")), files, seed)
 }
 
@@ -149,11 +155,18 @@ impl Cx<'_> {
         }
         if steps.is_empty() && !arrivals.is_empty() {
             // Without a timeline: run until every app is terminal (or the max duration).
-            steps.push(Step::Wait { condition: Condition::AppsIn { apps: AppSel::All, states: vec![AppState::Completed, AppState::Failed] }, timeout: Dur::hours(6) });
+            steps.push(Step::Wait {
+                condition: Condition::AppsIn { apps: AppSel::All, states: vec![AppState::Completed, AppState::Failed] },
+                timeout: Dur::hours(6),
+            });
         }
         let expectations = self.expectations(&raw.expect, &topology);
         if expectations.is_empty() {
-            self.err("expect", "a scenario needs at least one expectation", Some("e.g. `outcomes: [{apps: all, state: COMPLETED}]`".into()));
+            self.err(
+                "expect",
+                "a scenario needs at least one expectation",
+                Some("e.g. `outcomes: [{apps: all, state: COMPLETED}]`".into()),
+            );
         }
         Some(Scenario {
             name: raw.name.clone(),
@@ -180,11 +193,19 @@ impl Cx<'_> {
         let names: Vec<String> = if count == 1 { vec![prefix.to_string()] } else { (1..=count).map(|n| format!("{prefix}-{n}")).collect() };
         for n in &names {
             if !is_dns_1035(n) {
-                self.err(&format!("{path}.name"), format!("app name `{n}` is not a valid DNS-1035 label (the webhook validator rejects it)"), None);
+                self.err(
+                    &format!("{path}.name"),
+                    format!("app name `{n}` is not a valid DNS-1035 label (the webhook validator rejects it)"),
+                    None,
+                );
                 break;
             }
             if !seen.insert(n.clone()) {
-                self.err(&format!("{path}.name"), format!("app name `{n}` is used twice"), Some("give the workload entries different `name` prefixes".into()));
+                self.err(
+                    &format!("{path}.name"),
+                    format!("app name `{n}` is used twice"),
+                    Some("give the workload entries different `name` prefixes".into()),
+                );
                 break;
             }
         }
@@ -209,7 +230,8 @@ impl Cx<'_> {
                     self.err("topology", format!("topology `{n}` not found (looked for {rel} from {} upwards)", self.base.display()), help);
                     return None;
                 };
-                let text = self.files.read(&path).map_err(|e| self.err("topology", format!("cannot read {}: {e}", path.display()), None)).ok()?;
+                let text =
+                    self.files.read(&path).map_err(|e| self.err("topology", format!("cannot read {}: {e}", path.display()), None)).ok()?;
                 Topology::from_source(&Source::new(display(&path), text)).map_err(|d| self.errs.extend(d.0)).ok()
             }
         }
@@ -296,7 +318,11 @@ impl Cx<'_> {
             self.err(&format!("{path}.app"), format!("manifest `{rel}` not found (looked from {} upwards)", self.base.display()), None);
             return None;
         };
-        let text = self.files.read(&file).map_err(|e| self.err(&format!("{path}.app"), format!("cannot read {}: {e}", file.display()), None)).ok()?;
+        let text = self
+            .files
+            .read(&file)
+            .map_err(|e| self.err(&format!("{path}.app"), format!("cannot read {}: {e}", file.display()), None))
+            .ok()?;
         let msrc = Source::new(display(&file), text);
         let docs = msrc.documents().map_err(|d| self.errs.push(d)).ok()?;
         let apps: Vec<&(usize, serde_json::Value)> = docs.iter().filter(|(_, v)| v["kind"] == "SparkApplication").collect();
@@ -311,7 +337,8 @@ impl Cx<'_> {
         let mut bad = false;
         for v in validate_spark_application(value) {
             bad = true;
-            let d = if v.unknown_field { msrc.diag_key(*doc, &v.path, v.message, v.help) } else { msrc.diag(*doc, &v.path, v.message, v.help) };
+            let d =
+                if v.unknown_field { msrc.diag_key(*doc, &v.path, v.message, v.help) } else { msrc.diag(*doc, &v.path, v.message, v.help) };
             self.errs.push(d);
         }
         if bad {
@@ -326,7 +353,12 @@ impl Cx<'_> {
         };
         let before = self.errs.len();
         for (role, spec) in [("driver", &app.spec.driver), ("executor", &app.spec.executor)] {
-            let fields = [("memory", &spec.memory, true), ("memoryOverhead", &spec.memory_overhead, true), ("coreRequest", &spec.core_request, false), ("coreLimit", &spec.core_limit, false)];
+            let fields = [
+                ("memory", &spec.memory, true),
+                ("memoryOverhead", &spec.memory_overhead, true),
+                ("coreRequest", &spec.core_request, false),
+                ("coreLimit", &spec.core_limit, false),
+            ];
             for (field, value, spark_size) in fields {
                 let Some(v) = value else { continue };
                 let bad = if spark_size { parse_spark_mib(v).err() } else { parse_cpu_millis(v).err() };
@@ -467,10 +499,15 @@ impl Cx<'_> {
         for (i, s) in raw.slos.iter().enumerate() {
             let path = format!("expect.slos[{i}]");
             let Some(metric) = Metric::ALL.into_iter().find(|m| m.name() == s.metric) else {
-                self.err(&format!("{path}.metric"), format!("unknown metric `{}`", s.metric), did_you_mean(&s.metric, Metric::ALL.iter().map(|m| m.name())));
+                self.err(
+                    &format!("{path}.metric"),
+                    format!("unknown metric `{}`", s.metric),
+                    did_you_mean(&s.metric, Metric::ALL.iter().map(|m| m.name())),
+                );
                 continue;
             };
-            let bounds: Vec<(u8, Dur)> = [(50, s.p50), (90, s.p90), (99, s.p99), (100, s.max)].into_iter().filter_map(|(q, b)| b.map(|b| (q, b))).collect();
+            let bounds: Vec<(u8, Dur)> =
+                [(50, s.p50), (90, s.p90), (99, s.p99), (100, s.max)].into_iter().filter_map(|(q, b)| b.map(|b| (q, b))).collect();
             if bounds.is_empty() {
                 self.err(&path, "an SLO needs a bound: p50, p90, p99 or max", None);
             }

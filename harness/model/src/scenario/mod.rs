@@ -4,8 +4,8 @@
 //! Entry point: [`load`] (stage 1 in [`raw`], stage 2 in [`load`]). The result, [`Scenario`], is
 //! the *Plan* of DESIGN.md §1: resolved topology, stack, workload, steps and expectations.
 
-pub mod raw;
 mod load;
+pub mod raw;
 mod select;
 
 use std::collections::BTreeSet;
@@ -185,11 +185,7 @@ impl Condition {
                 let selected: Vec<_> = view.pods.iter().filter(|(k, p)| p.deleted.is_none() && pods.matches(k, p)).collect();
                 let matching = selected.iter().filter(|(_, p)| p.phase() == phase).count();
                 let need = count.map_or(selected.len().max(1), |c| c as usize);
-                if matching >= need {
-                    Ok(())
-                } else {
-                    Err(format!("{matching}/{need} {pods} pods {phase} ({} selected)", selected.len()))
-                }
+                if matching >= need { Ok(()) } else { Err(format!("{matching}/{need} {pods} pods {phase} ({} selected)", selected.len())) }
             }
         }
     }
@@ -349,8 +345,13 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 5] =
-        [Metric::PodStartupLatency, Metric::PodSchedulingLatency, Metric::TimeToFirstExecutor, Metric::TimeToAllExecutors, Metric::AppTurnaround];
+    pub const ALL: [Metric; 5] = [
+        Metric::PodStartupLatency,
+        Metric::PodSchedulingLatency,
+        Metric::TimeToFirstExecutor,
+        Metric::TimeToAllExecutors,
+        Metric::AppTurnaround,
+    ];
 
     /// Scenario name.
     pub fn name(self) -> &'static str {

@@ -79,7 +79,8 @@ pub enum PodSel {
 }
 
 /// Platform components a pod selector can name.
-pub const COMPONENTS: [&str; 6] = ["coredns", "spark-operator-controller", "spark-operator-webhook", "minio", "registry", "spark-history-server"];
+pub const COMPONENTS: [&str; 6] =
+    ["coredns", "spark-operator-controller", "spark-operator-webhook", "minio", "registry", "spark-history-server"];
 
 impl PodSel {
     /// From scenario text.

@@ -48,9 +48,23 @@ pub fn terminal(v: &Verdict, color: bool) -> String {
     let s = Style(color);
     let mut out = String::new();
     let seed = v.seed.map_or(String::new(), |s| format!(", seed {s}"));
-    let _ = writeln!(out, "{} {} on {}{seed}: {} of scenario time ({})", s.bold("sparkrig"), s.bold(&v.scenario), v.backend, v.metrics.duration, v.ended);
+    let _ = writeln!(
+        out,
+        "{} {} on {}{seed}: {} of scenario time ({})",
+        s.bold("sparkrig"),
+        s.bold(&v.scenario),
+        v.backend,
+        v.metrics.duration,
+        v.ended
+    );
     let apps: Vec<String> = v.metrics.apps_by_state.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let _ = writeln!(out, "apps: {}   pods: {}   nodes: {}", if apps.is_empty() { "none".into() } else { apps.join(", ") }, v.metrics.pods_created, v.metrics.nodes_added);
+    let _ = writeln!(
+        out,
+        "apps: {}   pods: {}   nodes: {}",
+        if apps.is_empty() { "none".into() } else { apps.join(", ") },
+        v.metrics.pods_created,
+        v.metrics.nodes_added
+    );
     let _ = writeln!(out);
     let width = v.results.iter().map(|r| r.name.len()).max().unwrap_or(10).min(60);
     for r in &v.results {
@@ -75,7 +89,16 @@ pub fn terminal(v: &Verdict, color: bool) -> String {
         ("app turnaround", &v.metrics.app_turnaround),
     ];
     for (name, m) in rows {
-        let _ = writeln!(out, "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>6}", name, fmt_dur(m.p50), fmt_dur(m.p90), fmt_dur(m.p99), fmt_dur(m.max), m.count);
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>6}",
+            name,
+            fmt_dur(m.p50),
+            fmt_dur(m.p90),
+            fmt_dur(m.p99),
+            fmt_dur(m.max),
+            m.count
+        );
     }
     let _ = writeln!(out);
     let failed = v.results.iter().filter(|r| !r.passed).count();

@@ -104,7 +104,14 @@ impl Scheduler {
     }
 
     /// Picks a node for `spec` among `order` (indices into `nodes`, in snapshot order).
-    pub fn find_node<R: Rng>(&mut self, nodes: &[Node], order: &[usize], spec: &SchedSpec, interner: &Interner, rng: &mut R) -> Result<usize, Unschedulable> {
+    pub fn find_node<R: Rng>(
+        &mut self,
+        nodes: &[Node],
+        order: &[usize],
+        spec: &SchedSpec,
+        interner: &Interner,
+        rng: &mut R,
+    ) -> Result<usize, Unschedulable> {
         let n = order.len();
         self.feasible.clear();
         self.rejects.clear();
@@ -151,16 +158,34 @@ impl Scheduler {
     }
 
     fn score(&mut self, nodes: &[Node], spec: &SchedSpec, interner: &Interner) {
+        // BalancedAllocation skips best-effort pods from 1.33 (PR #130260).
+        let balanced = !(self.kubernetes_minor >= 33 && spec.best_effort());
         self.scores.clear();
-        self.scores.extend(self.feasible.iter().map(|&node| NodeScore { node, ..Default::default() }));
+        self.scores.extend(self.feasible.iter().map(|&i| {
+            let node = &nodes[i];
+            NodeScore {
+                node: i,
+                taint: 0,
+                affinity: 0,
+                fit: plugins::least_allocated(node, spec) * WEIGHT_NODE_RESOURCES_FIT,
+                balanced: if balanced { plugins::balanced_allocation(node, spec) * WEIGHT_BALANCED_ALLOCATION } else { 0 },
+            }
+        }));
         // TaintToleration: PreScore keeps tolerations with effect PreferNoSchedule or empty.
-        self.prefer.clear();
-        self.prefer.extend(spec.tolerations.iter().filter(|t| t.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule)).cloned());
-        self.raw.clear();
-        self.raw.extend(self.feasible.iter().map(|&i| plugins::taint_raw(&nodes[i], &self.prefer)));
-        plugins::normalize(&mut self.raw, true);
-        for (s, r) in self.scores.iter_mut().zip(&self.raw) {
-            s.taint = r * WEIGHT_TAINT_TOLERATION;
+        // Without any PreferNoSchedule taint among the candidates every raw score is 0 and
+        // normalises to 100.
+        let soft_taints = self.feasible.iter().any(|&i| nodes[i].taints.iter().any(|t| t.effect == TaintEffect::PreferNoSchedule));
+        if soft_taints {
+            self.prefer.clear();
+            self.prefer.extend(spec.tolerations.iter().filter(|t| t.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule)).cloned());
+            self.raw.clear();
+            self.raw.extend(self.feasible.iter().map(|&i| plugins::taint_raw(&nodes[i], &self.prefer)));
+            plugins::normalize(&mut self.raw, true);
+            for (s, r) in self.scores.iter_mut().zip(&self.raw) {
+                s.taint = r * WEIGHT_TAINT_TOLERATION;
+            }
+        } else {
+            self.scores.iter_mut().for_each(|s| s.taint = 100 * WEIGHT_TAINT_TOLERATION);
         }
         // NodeAffinity: PreScore skips pods without preferred terms.
         if !spec.preferred.is_empty() {
@@ -171,38 +196,17 @@ impl Scheduler {
                 s.affinity = r * WEIGHT_NODE_AFFINITY;
             }
         }
-        // BalancedAllocation skips best-effort pods from 1.33 (PR #130260).
-        let balanced = !(self.kubernetes_minor >= 33 && spec.best_effort());
-        for s in &mut self.scores {
-            let node = &nodes[s.node];
-            s.fit = plugins::least_allocated(node, spec) * WEIGHT_NODE_RESOURCES_FIT;
-            if balanced {
-                s.balanced = plugins::balanced_allocation(node, spec) * WEIGHT_BALANCED_ALLOCATION;
-            }
-        }
     }
 
-    /// `selectHost`: uniform among the top scores, the k-th tie replacing the pick with
-    /// probability 1/k, with the simulation's seeded RNG instead of Go's global one.
+    /// `selectHost`: uniform among the nodes with the top total score. Upstream draws once per
+    /// tie (reservoir sampling with Go's global RNG); one draw over the tie count gives the same
+    /// distribution, from the simulation's seeded RNG.
     fn select<R: Rng>(&mut self, rng: &mut R) -> usize {
-        let mut best = i64::MIN;
-        let mut pick = 0;
-        let mut ties = 0;
-        for s in &self.scores {
-            let total = s.total();
-            if total > best {
-                best = total;
-                pick = s.node;
-                ties = 1;
-            } else if total == best {
-                ties += 1;
-                if rng.random_range(0..ties) == 0 {
-                    pick = s.node;
-                }
-            }
-        }
+        let best = self.scores.iter().map(NodeScore::total).max().expect("at least two candidates");
+        let ties = self.scores.iter().filter(|s| s.total() == best).count();
         self.last_ties = ties;
-        pick
+        let k = if ties == 1 { 0 } else { rng.random_range(0..ties) };
+        self.scores.iter().filter(|s| s.total() == best).nth(k).expect("k < ties").node
     }
 
     /// `FitError.Error()`: "0/N nodes are available: <count reason>, ... ." sorted as strings,
@@ -237,7 +241,11 @@ impl Scheduler {
         }
         preemption.sort();
         Unschedulable {
-            message: format!("0/{n} nodes are available: {}. preemption: 0/{n} nodes are available: {}.", histogram.join(", "), preemption.join(", ")),
+            message: format!(
+                "0/{n} nodes are available: {}. preemption: 0/{n} nodes are available: {}.",
+                histogram.join(", "),
+                preemption.join(", ")
+            ),
             rejectors,
         }
     }

@@ -24,7 +24,11 @@ fn rng() -> ChaCha8Rng {
 
 fn term(interner: &mut Interner, key: &str, op: SelectorOperator, values: &[&str]) -> Term {
     let t = NodeSelectorTerm {
-        match_expressions: vec![NodeSelectorRequirement { key: key.into(), operator: op, values: values.iter().map(|v| v.to_string()).collect() }],
+        match_expressions: vec![NodeSelectorRequirement {
+            key: key.into(),
+            operator: op,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }],
         match_fields: vec![],
     };
     Term::compile(&t, interner)
@@ -126,7 +130,10 @@ fn affinity_operators() {
     use SelectorOperator::*;
     let mut i = Interner::default();
     let n = node(&mut i, "n", 8000, 64 * GI, &[("purpose", "spark-executor"), ("cores", "16"), ("zone", "a")], vec![]);
-    let req = |i: &mut Interner, k: &str, op, v: &[&str]| SchedSpec { required: Some(vec![term(i, k, op, v)]), ..SchedSpec::with_requests(100, MI) };
+    let req = |i: &mut Interner, k: &str, op, v: &[&str]| SchedSpec {
+        required: Some(vec![term(i, k, op, v)]),
+        ..SchedSpec::with_requests(100, MI)
+    };
     let cases: Vec<(&str, SelectorOperator, Vec<&str>, bool)> = vec![
         ("purpose", In, vec!["spark-executor", "x"], true),
         ("purpose", In, vec!["spark-driver"], false),
@@ -168,7 +175,10 @@ fn preferred_affinity_weights_normalise() {
         node(&mut i, "plain", 4000, 16 * GI, &[], vec![]),
     ];
     let pod = SchedSpec {
-        preferred: vec![(80, term(&mut i, "disk", SelectorOperator::In, &["ssd"])), (20, term(&mut i, "zone", SelectorOperator::In, &["a"]))],
+        preferred: vec![
+            (80, term(&mut i, "disk", SelectorOperator::In, &["ssd"])),
+            (20, term(&mut i, "zone", SelectorOperator::In, &["a"])),
+        ],
         ..SchedSpec::with_requests(1000, GI)
     };
     let s = Scheduler::new(34).score_nodes(&nodes, &[0, 1, 2], &pod, &i);
@@ -241,7 +251,10 @@ fn failed_scheduling_message_matches_upstream_format() {
         nodes.push(node(&mut i, &format!("exec-{k}"), 8000, 64 * GI, &[("purpose", "spark-executor")], vec![ex.clone()]));
     }
     // An executor with the affinity but without the toleration.
-    let pod = SchedSpec { required: Some(vec![term(&mut i, "purpose", SelectorOperator::In, &["spark-executor"])]), ..SchedSpec::with_requests(1000, GI) };
+    let pod = SchedSpec {
+        required: Some(vec![term(&mut i, "purpose", SelectorOperator::In, &["spark-executor"])]),
+        ..SchedSpec::with_requests(1000, GI)
+    };
     let err = Scheduler::new(34).find_node(&nodes, &[0, 1, 2, 3, 4, 5], &pod, &i, &mut rng()).unwrap_err();
     assert_eq!(
         err.message,
@@ -296,4 +309,57 @@ fn best_effort_pods_skip_balanced_allocation_from_1_33() {
     let be = SchedSpec::with_requests(0, 0);
     assert_eq!(Scheduler::new(33).score_nodes(&nodes, &[0, 1], &be, &i)[0].balanced, 0);
     assert_eq!(Scheduler::new(32).score_nodes(&nodes, &[0, 1], &be, &i)[0].balanced, 100);
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use sparkrig_model::kube::untolerated_taint;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// On clusters large enough for feasible-node sampling, every pick passes every filter
+        /// (checked with the model's string-level rules) and nothing is ever overcommitted.
+        #[test]
+        fn sampled_picks_are_always_feasible(
+            nodes in prop::collection::vec((1i64..17, 1i64..65, 0usize..3, prop::bool::ANY), 100..400),
+            pods in prop::collection::vec((1i64..4000, 1i64..8, prop::bool::ANY, prop::bool::ANY), 1..300),
+            seed in 0u64..1000,
+        ) {
+            let mut i = Interner::default();
+            let taint = Taint::new("dedicated", "spark", TaintEffect::NoSchedule);
+            let mut cluster: Vec<Node> = nodes
+                .iter()
+                .enumerate()
+                .map(|(k, (cpu, mem, label, tainted))| {
+                    let pool = ["a", "b", "c"][*label];
+                    let mut n = node(&mut i, &format!("n{k}"), cpu * 1000, mem * GI, &[("pool", pool)], if *tainted { vec![taint.clone()] } else { vec![] });
+                    n.max_pods = 8;
+                    n
+                })
+                .collect();
+            let order: Vec<usize> = (0..cluster.len()).collect();
+            let mut s = Scheduler::new(34);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let pool = i.intern("pool");
+            let a = i.intern("a");
+            for (cpu, mem_gi, tolerate, pin) in pods {
+                let spec = SchedSpec {
+                    tolerations: if tolerate { vec![Toleration::for_taint(&taint)] } else { vec![] },
+                    node_selector: if pin { vec![(pool, a)] } else { vec![] },
+                    ..SchedSpec::with_requests(cpu, mem_gi * GI)
+                };
+                if let Ok(n) = s.find_node(&cluster, &order, &spec, &i, &mut rng) {
+                    let node = &cluster[n];
+                    prop_assert!(untolerated_taint(&node.taints, &spec.tolerations).is_none());
+                    prop_assert!(!pin || node.labels.get(pool) == Some(a));
+                    prop_assert!(node.requested.cpu + cpu <= node.alloc.cpu && node.requested.mem + mem_gi * GI <= node.alloc.mem);
+                    prop_assert!(node.pod_count < node.max_pods);
+                    cluster[n].add_pod(&spec);
+                }
+            }
+        }
+    }
 }

@@ -117,7 +117,15 @@ impl Simulation {
                 ..spec
             });
             let hash = self.random_name(10);
-            self.components.deployments.push(Deployment { kind, replicas: c.replicas, spec, placement: c.placement, hash, pods: Vec::new(), serving: false });
+            self.components.deployments.push(Deployment {
+                kind,
+                replicas: c.replicas,
+                spec,
+                placement: c.placement,
+                hash,
+                pods: Vec::new(),
+                serving: false,
+            });
             let idx = self.components.deployments.len() - 1;
             self.reconcile_deployment(idx);
         }
@@ -143,7 +151,17 @@ impl Simulation {
         for _ in 0..missing {
             let suffix = self.random_name(5);
             let key = format!("{}/{}-{hash}-{suffix}", kind.namespace(), kind.name());
-            let id = self.create_pod(key, Owner::Component(idx), spec.clone(), kind.image(), false, None, None, Some(kind.name().into()), selector.clone());
+            let id = self.create_pod(
+                key,
+                Owner::Component(idx),
+                spec.clone(),
+                kind.image(),
+                false,
+                None,
+                None,
+                Some(kind.name().into()),
+                selector.clone(),
+            );
             pods.push(id);
         }
         self.components.deployments[idx].pods = pods;
@@ -163,7 +181,9 @@ impl Simulation {
     fn deployment_serving(&self, idx: usize) -> bool {
         self.components.deployments[idx].pods.iter().any(|id| {
             self.pod(*id).is_some_and(|p| {
-                p.phase == Phase::Running && p.deleting.is_none() && p.node.is_some_and(|n| self.node_rt[n].kubelet_up && self.node_rt[n].ready)
+                p.phase == Phase::Running
+                    && p.deleting.is_none()
+                    && p.node.is_some_and(|n| self.node_rt[n].kubelet_up && self.node_rt[n].ready)
             })
         })
     }

@@ -82,17 +82,18 @@ impl Simulation {
         let spec = &a.app;
         let conf = &spec.spec.spark_conf;
         let version = spec.spark_version().unwrap_or(SparkVersion::new(3, 5, 0));
-        let batch = conf.get("spark.kubernetes.allocation.batch.size").and_then(|v| v.parse().ok()).unwrap_or(default_batch(version)).max(1);
+        let batch =
+            conf.get("spark.kubernetes.allocation.batch.size").and_then(|v| v.parse().ok()).unwrap_or(default_batch(version)).max(1);
         let target = executor_instances(spec, a.defaulted);
         let instances_set = spec.spec.executor.instances.is_some() || conf.contains_key("spark.executor.instances") || a.defaulted;
         // ExecutorFailureTracker exists from 3.5.0 (SPARK-41210); before that pods were replaced forever.
         let max_failures = (version >= SparkVersion::new(3, 5, 0)).then(|| {
-            conf.get("spark.executor.maxNumFailures").and_then(|v| v.parse().ok()).unwrap_or(3.max(2 * if instances_set { target } else { 0 }))
+            conf.get("spark.executor.maxNumFailures")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3.max(2 * if instances_set { target } else { 0 }))
         });
-        let use_pod_ip = conf
-            .get("spark.kubernetes.executor.useDriverPodIP")
-            .map(|v| v == "true")
-            .unwrap_or(version >= SparkVersion::new(4, 3, 0));
+        let use_pod_ip =
+            conf.get("spark.kubernetes.executor.useDriverPodIP").map(|v| v == "true").unwrap_or(version >= SparkVersion::new(4, 3, 0));
         let d = Driver {
             pod,
             namespace: spec.namespace().to_string(),
@@ -166,7 +167,8 @@ impl Simulation {
             Some(d) => d.execs.values().map(|e| e.pod).collect(),
             None => return,
         };
-        let live = alive.iter().filter(|p| self.pod(**p).is_some_and(|p| !matches!(p.phase, Phase::Succeeded | Phase::Failed))).count() as u32;
+        let live =
+            alive.iter().filter(|p| self.pod(**p).is_some_and(|p| !matches!(p.phase, Phase::Succeeded | Phase::Failed))).count() as u32;
         let d = self.driver(app, run).expect("checked");
         d.tick_armed = false;
         if d.stopping || !d.up {
@@ -239,7 +241,13 @@ impl Simulation {
         let pod = e.pod;
         let host = d.sub.driver_host(&d.namespace);
         if !driver_up {
-            self.exit_after(pod, Dur::ZERO, 1, "Error", format!("executor exited 1: Cannot register with driver: spark://CoarseGrainedScheduler@{host}:7078"));
+            self.exit_after(
+                pod,
+                Dur::ZERO,
+                1,
+                "Error",
+                format!("executor exited 1: Cannot register with driver: spark://CoarseGrainedScheduler@{host}:7078"),
+            );
             return;
         }
         if d.needs_dns && !dns {
@@ -342,7 +350,9 @@ impl Simulation {
         }
         let over = d.max_failures.filter(|m| d.failures > *m);
         if let Some(n) = aborted {
-            let msg = format!("driver exited 1: Job aborted due to stage failure: a task failed {n} times, most recent failure: ExecutorLostFailure ({why})");
+            let msg = format!(
+                "driver exited 1: Job aborted due to stage failure: a task failed {n} times, most recent failure: ExecutorLostFailure ({why})"
+            );
             self.driver_stop(app, run, 1, "Error", msg);
         } else if let Some(max) = over {
             let msg = format!("driver exited 11: Max number of executor failures ({max}) reached; last: {why}");
@@ -379,13 +389,11 @@ impl Simulation {
     /// The driver pod changed phase: when it ends, its executors go with it.
     pub(crate) fn driver_lifecycle(&mut self, app: AppId, run: u32, pod: PodId) {
         let terminal = self.pod(pod).is_some_and(|p| matches!(p.phase, Phase::Succeeded | Phase::Failed));
-        if terminal {
-            if let Some(d) = self.driver(app, run) {
-                d.stopping = true;
-                let execs: Vec<PodId> = d.execs.values().map(|e| e.pod).collect();
-                for p in execs {
-                    self.delete_pod(p, "driver exited");
-                }
+        if terminal && let Some(d) = self.driver(app, run) {
+            d.stopping = true;
+            let execs: Vec<PodId> = d.execs.values().map(|e| e.pod).collect();
+            for p in execs {
+                self.delete_pod(p, "driver exited");
             }
         }
     }

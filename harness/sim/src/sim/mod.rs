@@ -576,7 +576,15 @@ impl Simulation {
         let plan = self.plan.clone();
         let g = &plan.topology.groups[group];
         let labels = g.node_labels(&plan.topology, name, zone);
-        let node = Node::new(name, group as u16, &labels, g.taints.clone(), Res::new(g.cpu_millis, g.memory_bytes), g.max_pods, &mut self.interner);
+        let node = Node::new(
+            name,
+            group as u16,
+            &labels,
+            g.taints.clone(),
+            Res::new(g.cpu_millis, g.memory_bytes),
+            g.max_pods,
+            &mut self.interner,
+        );
         self.emit(Event::NodeAdded {
             node: name.to_string(),
             group: g.name.clone(),

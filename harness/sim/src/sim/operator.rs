@@ -134,7 +134,8 @@ impl Simulation {
             SparkRole::Driver => podspec::driver_pod(template, &sub)?,
             SparkRole::Executor => podspec::executor_pod(template, &sub, 1)?,
         };
-        let shape = Shape { spec: Arc::new(SchedSpec::compile(&pod, &mut self.interner)), node_selector: pod.node_selector, image: pod.image };
+        let shape =
+            Shape { spec: Arc::new(SchedSpec::compile(&pod, &mut self.interner)), node_selector: pod.node_selector, image: pod.image };
         self.op.shapes.insert(key, shape.clone());
         Ok(shape)
     }
@@ -244,7 +245,13 @@ impl Simulation {
         debug_assert!(a.state == state || a.state.can_become(state), "{} → {state} is not a legal transition", a.state);
         a.state = state;
         a.message = message.clone();
-        let ev = Event::AppState { app: a.key.clone(), state, message, submission_attempts: a.submission_attempts, execution_attempts: a.execution_attempts };
+        let ev = Event::AppState {
+            app: a.key.clone(),
+            state,
+            message,
+            submission_attempts: a.submission_attempts,
+            execution_attempts: a.execution_attempts,
+        };
         self.emit(ev);
         // The status update is itself a watch event.
         self.op_enqueue(id);
@@ -305,7 +312,8 @@ impl Simulation {
                 Outcome::Done
             }
             AppState::Succeeding => {
-                let always = self.apps[id.0 as usize].app.spec.restart_policy.as_ref().is_some_and(|p| p.policy == RestartPolicyType::Always);
+                let always =
+                    self.apps[id.0 as usize].app.spec.restart_policy.as_ref().is_some_and(|p| p.policy == RestartPolicyType::Always);
                 if always {
                     self.rerun(id);
                 } else {
@@ -361,7 +369,9 @@ impl Simulation {
             (Phase::Running, _) => (AppState::Running, String::new()),
             (Phase::Succeeded, _) => (AppState::Succeeding, String::new()),
             (Phase::Failed, Some((0, _))) => (AppState::Succeeding, String::new()),
-            (Phase::Failed, Some((code, reason))) => (AppState::Failing, format!("driver container failed with ExitCode: {code}, Reason: {reason}")),
+            (Phase::Failed, Some((code, reason))) => {
+                (AppState::Failing, format!("driver container failed with ExitCode: {code}, Reason: {reason}"))
+            }
             (Phase::Failed, None) => (AppState::Failing, "driver container status missing".into()),
         };
         if next.0 != state {
