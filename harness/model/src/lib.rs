@@ -4,6 +4,7 @@
 
 pub mod appstate;
 pub mod crd;
+pub mod faults;
 pub mod kube;
 pub mod podspec;
 pub mod quantity;

@@ -78,6 +78,10 @@ struct Check {
     expectation: Expectation,
     evidence: Vec<Evidence>,
     violations: usize,
+    /// Pods that satisfied a `saw` / `boundOutside` outcome, with an example each.
+    hits: BTreeMap<String, Evidence>,
+    /// Recovery: per heal, the apps still unfinished then and when each first progressed.
+    heals: Vec<(Time, BTreeMap<String, Option<Time>>)>,
 }
 
 impl Check {
@@ -119,8 +123,11 @@ impl Evaluator {
     /// An evaluator for the plan's expectations.
     pub fn new(plan: &Scenario) -> Evaluator {
         let plan_apps = plan.generated_apps().iter().map(|a| format!("{}/{}", a.namespace(), a.metadata.name)).collect();
-        let checks: Vec<Check> =
-            plan.expectations.iter().map(|e| Check { expectation: e.clone(), evidence: vec![], violations: 0 }).collect();
+        let checks: Vec<Check> = plan
+            .expectations
+            .iter()
+            .map(|e| Check { expectation: e.clone(), evidence: vec![], violations: 0, hits: BTreeMap::new(), heals: Vec::new() })
+            .collect();
         Evaluator {
             plan_apps,
             slo_samples: vec![Vec::new(); checks.len()],
@@ -140,8 +147,12 @@ impl Evaluator {
     }
 
     fn on_record(&mut self, rec: &Record) {
+        if let Event::AppState { app, state, message, .. } = &rec.event {
+            self.on_app_state(rec.t, app, *state, message);
+        }
         self.view.apply(rec);
         let t = rec.t;
+        self.collect_hits(rec);
         match &rec.event {
             Event::RunStarted { backend, seed, .. } => {
                 self.backend = backend.clone();
@@ -161,6 +172,100 @@ impl Evaluator {
             Event::PodRunning { pod } => self.on_running(t, pod),
             Event::PodTerminated { pod, .. } | Event::PodTerminating { pod, .. } | Event::PodDeleted { pod, .. } => self.on_stopped(pod),
             _ => {}
+        }
+    }
+
+    /// Transition and state-path invariants, and recovery progress, before the view moves on.
+    fn on_app_state(&mut self, t: Time, app: &str, state: AppState, message: &str) {
+        let prev = self.view.apps.get(app).map_or(AppState::New, |a| a.state);
+        let ev = |detail: String| Evidence { t: Some(t), app: Some(app.to_string()), pod: None, node: None, detail };
+        for c in &mut self.checks {
+            match &c.expectation {
+                Expectation::LegalTransitions if prev != state && !prev.can_become(state) => {
+                    c.violate(ev(format!("illegal transition {prev} → {state}")));
+                }
+                Expectation::StatesWithin { apps, states } if apps.matches(app) && !states.contains(&state) => {
+                    let why = if message.is_empty() { String::new() } else { format!(": {message}") };
+                    c.violate(ev(format!("entered {state} (from {prev}){why}")));
+                }
+                Expectation::Recovery { .. } => {
+                    for (_, apps) in &mut c.heals {
+                        if let Some(slot @ None) = apps.get_mut(app) {
+                            *slot = Some(t);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Evidence for `saw`, `boundOutside` and recovery, gathered as records arrive (pods are
+    /// recreated under the same name, so the final view alone would lose it).
+    fn collect_hits(&mut self, rec: &Record) {
+        let t = rec.t;
+        let (key, text, node): (&str, String, Option<&str>) = match &rec.event {
+            Event::PodWaiting { pod, reason, message } => (pod, format!("{reason}: {message}"), None),
+            Event::PodUnschedulable { pod, message } => (pod, message.clone(), None),
+            Event::PodTerminated { pod, reason, message, exit_code, .. } => {
+                (pod, format!("exit {} {reason}: {message}", exit_code.map_or("?".into(), |c| c.to_string())), None)
+            }
+            Event::PodCreateFailed { pod, message, .. } => (pod, format!("create failed: {message}"), None),
+            Event::PodScheduled { pod, node } => (pod, String::new(), Some(node.as_str())),
+            Event::PodRunning { pod } => (pod, String::new(), None),
+            Event::FaultHealed { fault, .. } => {
+                let unfinished: BTreeMap<String, Option<Time>> =
+                    self.view.apps.iter().filter(|(_, a)| !a.state.is_terminal()).map(|(k, _)| (k.clone(), None)).collect();
+                for c in &mut self.checks {
+                    if let Expectation::Recovery { fault: f, apps, .. } = &c.expectation
+                        && f == fault
+                    {
+                        c.heals.push((t, unfinished.iter().filter(|(k, _)| apps.matches(k)).map(|(k, v)| (k.clone(), *v)).collect()));
+                    }
+                }
+                return;
+            }
+            _ => return,
+        };
+        let created_pod = self.view.pods.get(key);
+        if let (Event::PodRunning { .. }, Some(p)) = (&rec.event, created_pod)
+            && let Some(app) = &p.app
+        {
+            for c in &mut self.checks {
+                for (_, apps) in &mut c.heals {
+                    if let Some(slot @ None) = apps.get_mut(app) {
+                        *slot = Some(t);
+                    }
+                }
+            }
+        }
+        for c in &mut self.checks {
+            let hit = match (&c.expectation, created_pod) {
+                (Expectation::PodsSaw { pods, text: want, .. }, Some(p)) if pods.matches(key, p) && text.contains(want.as_str()) => {
+                    Some(text.clone())
+                }
+                (Expectation::PodsSaw { pods, text: want, .. }, None)
+                    if matches!(rec.event, Event::PodCreateFailed { .. })
+                        && pod_name_selected(pods, key)
+                        && text.contains(want.as_str()) =>
+                {
+                    Some(text.clone())
+                }
+                (Expectation::BoundOutside { pods, groups, .. }, Some(p)) if pods.matches(key, p) => {
+                    let group = node.and_then(|n| self.view.nodes.get(n)).map(|n| n.group.clone());
+                    group.filter(|g| !groups.contains(g)).map(|g| format!("bound to {} in nodegroup {g}", node.unwrap_or("?")))
+                }
+                _ => None,
+            };
+            if let Some(detail) = hit {
+                c.hits.entry(key.to_string()).or_insert(Evidence {
+                    t: Some(t),
+                    app: created_pod.and_then(|p| p.app.clone()),
+                    pod: Some(key.to_string()),
+                    node: node.map(String::from),
+                    detail,
+                });
+            }
         }
     }
 
@@ -258,6 +363,45 @@ impl Evaluator {
                         (false, format!("{} violation(s)", c.violations))
                     }
                 }
+                Expectation::LegalTransitions | Expectation::StatesWithin { .. } => {
+                    if c.violations == 0 {
+                        (true, "held at every state change".into())
+                    } else {
+                        (false, format!("{} violation(s)", c.violations))
+                    }
+                }
+                Expectation::AppsReached { apps, state } => self.check_reached(&mut c, apps, *state),
+                Expectation::PodsSaw { pods, text, min } => {
+                    let n = c.hits.len();
+                    let ok = n >= *min as usize;
+                    c.evidence.extend(c.hits.values().take(EVIDENCE_LIMIT).cloned());
+                    if !ok && n == 0 {
+                        c.violate(Evidence {
+                            t: None,
+                            app: None,
+                            pod: None,
+                            node: None,
+                            detail: format!("no {pods} pod showed \"{text}\""),
+                        });
+                    }
+                    (ok, format!("{n} {pods} pod(s) showed \"{text}\" (at least {min} expected)"))
+                }
+                Expectation::BoundOutside { pods, groups, min } => {
+                    let n = c.hits.len();
+                    let ok = n >= *min as usize;
+                    c.evidence.extend(c.hits.values().take(EVIDENCE_LIMIT).cloned());
+                    if !ok && n == 0 {
+                        c.violate(Evidence {
+                            t: None,
+                            app: None,
+                            pod: None,
+                            node: None,
+                            detail: format!("every {pods} pod stayed within {}", groups.join(", ")),
+                        });
+                    }
+                    (ok, format!("{n} {pods} pod(s) bound outside {} (at least {min} expected)", groups.join(", ")))
+                }
+                Expectation::Recovery { fault, within, .. } => self.check_recovery(&mut c, fault, *within),
                 Expectation::AppsEndIn { apps, states } => self.check_final_states(&mut c, apps, states),
                 Expectation::PodsPending { pods, reason } => self.check_pending(&mut c, pods, reason.as_deref()),
                 Expectation::Slo { metric, apps, quantile, bound, .. } => {
@@ -325,6 +469,77 @@ impl Evaluator {
             (true, format!("{total} app(s) ended {want}"))
         } else {
             (false, format!("{}/{total} app(s) did not end {want}", c.violations))
+        }
+    }
+
+    fn check_reached(&self, c: &mut Check, apps: &sparkrig_model::scenario::AppSel, state: AppState) -> (bool, String) {
+        let mut total = 0;
+        for app in self.plan_apps.iter().filter(|a| apps.matches(a)) {
+            total += 1;
+            match self.view.apps.get(app) {
+                Some(a) if a.reached(state) => {}
+                Some(a) => {
+                    let path: Vec<String> = a.history.iter().map(|(_, s)| s.to_string()).collect();
+                    c.violate(Evidence {
+                        t: None,
+                        app: Some(app.clone()),
+                        pod: None,
+                        node: None,
+                        detail: format!("never {state}; states: {}", path.join(" → ")),
+                    });
+                }
+                None => c.violate(Evidence { t: None, app: Some(app.clone()), pod: None, node: None, detail: "never created".into() }),
+            }
+        }
+        if c.violations == 0 {
+            (true, format!("{total} app(s) reached {state}"))
+        } else {
+            (false, format!("{}/{total} app(s) never reached {state}", c.violations))
+        }
+    }
+
+    fn check_recovery(&self, c: &mut Check, fault: &str, within: Dur) -> (bool, String) {
+        if c.heals.is_empty() {
+            c.violate(Evidence { t: None, app: None, pod: None, node: None, detail: format!("fault {fault} was never healed") });
+            return (false, format!("{fault} was never healed"));
+        }
+        let mut worst = Dur::ZERO;
+        let mut apps = 0;
+        for (healed, progress) in std::mem::take(&mut c.heals) {
+            for (app, at) in progress {
+                apps += 1;
+                match at {
+                    Some(t) if t - healed <= within => worst = worst.max(t - healed),
+                    Some(t) => c.violate(Evidence {
+                        t: Some(t),
+                        app: Some(app),
+                        pod: None,
+                        node: None,
+                        detail: format!("first progressed {} after {fault} was healed at {healed}", t - healed),
+                    }),
+                    None => {
+                        let mut e = Evidence {
+                            t: Some(healed),
+                            app: Some(app.clone()),
+                            pod: None,
+                            node: None,
+                            detail: format!("no progress after {fault} was healed"),
+                        };
+                        if let Some(state) = self.view.apps.get(&app).map(|a| a.state) {
+                            e.detail.push_str(&format!(" (still {state})"));
+                        }
+                        c.violate(e);
+                        for x in self.explain_app(&app) {
+                            c.note(x);
+                        }
+                    }
+                }
+            }
+        }
+        if c.violations == 0 {
+            (true, format!("{apps} unfinished app(s) progressed within {worst} of the heal"))
+        } else {
+            (false, format!("{} of {apps} unfinished app(s) did not progress within {within}", c.violations))
         }
     }
 
@@ -471,5 +686,19 @@ fn role_name(p: &PodView) -> &'static str {
 impl Sink for Evaluator {
     fn record(&mut self, rec: &Record) {
         self.on_record(rec);
+    }
+}
+
+/// Pod selection by name alone (for pods that were never created).
+fn pod_name_selected(sel: &sparkrig_model::scenario::PodSel, key: &str) -> bool {
+    use sparkrig_model::scenario::PodSel;
+    match sel {
+        PodSel::All | PodSel::Spark => true,
+        PodSel::Executors => key.contains("-exec-"),
+        PodSel::Drivers => key.ends_with("-driver"),
+        PodSel::Component(_) => false,
+        PodSel::Pattern(p) => {
+            sparkrig_model::scenario::glob_match(p, key) || sparkrig_model::scenario::glob_match(p, key.rsplit('/').next().unwrap_or(key))
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Component as PathComponent, Path, PathBuf};
 use super::raw::*;
 use super::*;
 use crate::crd::validate_spark_application;
+use crate::faults::{CATALOG, DEFAULT_SPOT_NOTICE, Fault, FaultKind, FaultSpec, NodeTarget, PodTarget};
 use crate::kube::Toleration;
 use crate::podspec::{self, SparkRole, executor_cores, executor_instances};
 use crate::quantity::{parse_cpu_millis, parse_spark_mib};
@@ -134,10 +135,42 @@ impl Cx<'_> {
         }
         arrivals.sort_by_key(|a| a.at);
         let mut steps = Vec::new();
+        let mut active: Vec<String> = Vec::new();
+        let mut injected: BTreeSet<String> = BTreeSet::new();
         for (i, s) in raw.steps.iter().enumerate() {
             let path = format!("steps[{i}]");
             match s {
                 RawStep::Sleep(d) => steps.push(Step::Sleep(*d)),
+                RawStep::Inject(f) => {
+                    if let Some(fault) = self.fault(&format!("{path}.inject"), f, &topology) {
+                        if active.contains(&fault.id) {
+                            self.err(
+                                &format!("{path}.inject"),
+                                format!("fault `{}` is already active here", fault.id),
+                                Some("heal it first, or give this one its own `id`".into()),
+                            );
+                        }
+                        active.push(fault.id.clone());
+                        injected.insert(fault.id.clone());
+                        steps.push(Step::Inject(fault));
+                    }
+                }
+                RawStep::Heal(id) => match active.iter().position(|a| a == id) {
+                    Some(k) => {
+                        active.remove(k);
+                        steps.push(Step::Heal(id.clone()));
+                    }
+                    None => {
+                        let help = did_you_mean(id, active.iter().map(String::as_str))
+                            .or_else(|| (!active.is_empty()).then(|| format!("active faults here: {}", active.join(", "))));
+                        self.err(&format!("{path}.heal"), format!("no active fault `{id}` to heal at this step"), help);
+                    }
+                },
+                RawStep::Patch(p) => {
+                    let apps = AppSel::parse(&p.apps);
+                    self.check_patch(&format!("{path}.patch"), &apps, &p.spec, &templates, &arrivals, &steps);
+                    steps.push(Step::Patch { apps, spec: p.spec.clone() });
+                }
                 RawStep::Submit(sub) => {
                     let p = format!("{path}.submit");
                     let Some(t) = self.template(&p, &sub.app, sub.work.as_ref(), &stack) else { continue };
@@ -160,7 +193,15 @@ impl Cx<'_> {
                 timeout: Dur::hours(6),
             });
         }
-        let expectations = self.expectations(&raw.expect, &topology);
+        let mut expectations = self.expectations(&raw.expect, &topology);
+        for (i, r) in raw.expect.recovery.iter().enumerate() {
+            if !injected.contains(&r.fault) {
+                let help = did_you_mean(&r.fault, injected.iter().map(String::as_str));
+                self.err(&format!("expect.recovery[{i}].fault"), format!("no step injects a fault `{}`", r.fault), help);
+            }
+            let apps = self.app_sel(&format!("expect.recovery[{i}].apps"), r.apps.as_ref());
+            expectations.push(Expectation::Recovery { fault: r.fault.clone(), within: r.within, apps });
+        }
         if expectations.is_empty() {
             self.err(
                 "expect",
@@ -456,6 +497,161 @@ impl Cx<'_> {
         }
     }
 
+    fn node_target(&mut self, path: &str, f: &RawFault, topology: &Topology) -> Option<NodeTarget> {
+        match (&f.node, &f.nodegroup) {
+            (Some(n), None) => {
+                let names: Vec<String> =
+                    topology.groups.iter().flat_map(|g| (1..=g.count).map(move |k| format!("{}-{k}", g.name))).collect();
+                if names.contains(n) {
+                    Some(NodeTarget::Named(n.clone()))
+                } else {
+                    let help = did_you_mean(n, names.iter().map(String::as_str));
+                    self.err(&format!("{path}.node"), format!("no node `{n}` in topology `{}` at start", topology.name), help);
+                    None
+                }
+            }
+            (None, Some(g)) => match topology.group(g) {
+                Some(group) => {
+                    if f.count.is_some_and(|c| c == 0 || c > group.max) {
+                        self.err(&format!("{path}.count"), format!("count must be between 1 and the group's max ({})", group.max), None);
+                    }
+                    Some(NodeTarget::Group { group: g.clone(), count: f.count })
+                }
+                None => {
+                    self.errs.push(topology.unknown_group(self.src, &format!("{path}.nodegroup"), g));
+                    None
+                }
+            },
+            _ => {
+                self.err(path, "give either `node` or `nodegroup` (with an optional `count`)", None);
+                None
+            }
+        }
+    }
+
+    fn fault(&mut self, path: &str, raw: &RawInject, topology: &Topology) -> Option<Fault> {
+        let empty = RawFault {
+            fault: String::new(),
+            id: None,
+            node: None,
+            nodegroup: None,
+            count: None,
+            delete_after: None,
+            notice: None,
+            drain: None,
+            driver_of: None,
+            executors_of: None,
+            selector: None,
+            force: None,
+        };
+        let (f, name_path) = match raw {
+            RawInject::Name(n) => (RawFault { fault: n.clone(), ..empty }, path.to_string()),
+            RawInject::Full(f) => ((**f).clone(), format!("{path}.fault")),
+        };
+        let Some(kind) = FaultKind::parse(&f.fault) else {
+            let help = did_you_mean(&f.fault, CATALOG.iter().map(|e| e.name))
+                .or_else(|| Some(format!("faults: {}", CATALOG.iter().map(|e| e.name).collect::<Vec<_>>().join(", "))));
+            self.err(&name_path, format!("unknown fault `{}`", f.fault), help);
+            return None;
+        };
+        let set: Vec<&str> = [
+            ("node", f.node.is_some()),
+            ("nodegroup", f.nodegroup.is_some()),
+            ("count", f.count.is_some()),
+            ("deleteAfter", f.delete_after.is_some()),
+            ("notice", f.notice.is_some()),
+            ("drain", f.drain.is_some()),
+            ("driverOf", f.driver_of.is_some()),
+            ("executorsOf", f.executors_of.is_some()),
+            ("selector", f.selector.is_some()),
+            ("force", f.force.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, on)| on.then_some(n))
+        .collect();
+        let allowed: &[&str] = match kind {
+            FaultKind::NodeLoss => &["node", "nodegroup", "count", "deleteAfter"],
+            FaultKind::NetworkPartition => &["node", "nodegroup", "count"],
+            FaultKind::SpotInterruption => &["node", "nodegroup", "count", "notice", "drain"],
+            FaultKind::PodKill => &["driverOf", "executorsOf", "selector", "count", "force"],
+            _ => &[],
+        };
+        for p in set.iter().filter(|p| !allowed.contains(p)) {
+            let help = if allowed.is_empty() {
+                format!("`{}` takes no parameters", kind.name())
+            } else {
+                format!("`{}` takes: {}", kind.name(), allowed.join(", "))
+            };
+            self.err(&format!("{path}.{p}"), format!("`{p}` does not apply to {}", kind.name()), Some(help));
+        }
+        let spec = match kind {
+            FaultKind::NodeLoss => FaultSpec::NodeLoss { nodes: self.node_target(path, &f, topology)?, delete_after: f.delete_after },
+            FaultKind::NetworkPartition => FaultSpec::NetworkPartition { nodes: self.node_target(path, &f, topology)? },
+            FaultKind::SpotInterruption => FaultSpec::SpotInterruption {
+                nodes: self.node_target(path, &f, topology)?,
+                notice: f.notice.unwrap_or(DEFAULT_SPOT_NOTICE),
+                drain: f.drain.unwrap_or(true),
+            },
+            FaultKind::PodKill => {
+                let pods = match (&f.driver_of, &f.executors_of, &f.selector) {
+                    (Some(a), None, None) => PodTarget::DriverOf(AppSel::parse(a)),
+                    (None, Some(a), None) => PodTarget::ExecutorsOf(AppSel::parse(a)),
+                    (None, None, Some(l)) => PodTarget::Selector(l.clone()),
+                    _ => {
+                        self.err(path, "pod-kill needs exactly one of `driverOf`, `executorsOf` or `selector`", None);
+                        return None;
+                    }
+                };
+                FaultSpec::PodKill { pods, count: f.count, force: f.force.unwrap_or(false) }
+            }
+            k => FaultSpec::Component(k),
+        };
+        Some(Fault { id: f.id.clone().unwrap_or_else(|| kind.name().to_string()), spec })
+    }
+
+    /// The apps a patch step will touch must still validate against the CRD once patched.
+    fn check_patch(
+        &mut self,
+        path: &str,
+        apps: &AppSel,
+        spec: &serde_json::Value,
+        templates: &[AppTemplate],
+        arrivals: &[Arrival],
+        steps: &[Step],
+    ) {
+        if !spec.is_object() {
+            self.err(&format!("{path}.spec"), "a patch is a map of spec fields", None);
+            return;
+        }
+        let mut names: Vec<(usize, String)> = arrivals.iter().map(|a| (a.template, a.name.clone())).collect();
+        for s in steps {
+            if let Step::Submit { template, names: n } = s {
+                names.extend(n.iter().map(|x| (*template, x.clone())));
+            }
+        }
+        let mut matched = 0;
+        for (t, name) in names {
+            let app = templates[t].app.renamed(&name);
+            if !apps.matches(&format!("{}/{name}", app.namespace())) {
+                continue;
+            }
+            matched += 1;
+            let mut json = app.to_json();
+            merge_patch(&mut json["spec"], spec);
+            if let Some(v) = validate_spark_application(&json).into_iter().next() {
+                let sub = v.path.strip_prefix("spec").unwrap_or(&v.path);
+                let at = format!("{path}.spec{sub}");
+                let d =
+                    if v.unknown_field { self.src.diag_key(0, &at, v.message, v.help) } else { self.src.diag(0, &at, v.message, v.help) };
+                self.errs.push(d);
+                return;
+            }
+        }
+        if matched == 0 {
+            self.err(&format!("{path}.apps"), format!("no app created before this step matches `{apps}`"), None);
+        }
+    }
+
     fn expectations(&mut self, raw: &RawExpect, topology: &Topology) -> Vec<Expectation> {
         let mut out = Vec::new();
         for (i, inv) in raw.invariants.iter().enumerate() {
@@ -474,10 +670,58 @@ impl Cx<'_> {
                 }
                 RawInvariant::DriversNeverOnInterruptible => out.push(Expectation::DriversNeverOnInterruptible),
                 RawInvariant::TolerationsRespected => out.push(Expectation::TolerationsRespected),
+                RawInvariant::LegalTransitions => out.push(Expectation::LegalTransitions),
+                RawInvariant::StatesWithin(w) => {
+                    let mut states = Vec::new();
+                    for (j, st) in w.states.iter().enumerate() {
+                        if let Some(mut v) = self.states(&format!("{path}.states-within.states[{j}]"), st) {
+                            states.append(&mut v);
+                        }
+                    }
+                    let apps = self.app_sel(&format!("{path}.states-within.apps"), w.apps.as_ref());
+                    out.push(Expectation::StatesWithin { apps, states });
+                }
             }
         }
         for (i, o) in raw.outcomes.iter().enumerate() {
             let path = format!("expect.outcomes[{i}]");
+            let pod_forms = [o.pending.is_some(), o.saw.is_some(), o.bound_outside.is_some()].iter().filter(|x| **x).count();
+            let app_forms = [o.state.is_some(), o.reached.is_some()].iter().filter(|x| **x).count();
+            if pod_forms + app_forms != 1
+                || (pod_forms == 1 && (o.pods.is_none() || o.apps.is_some()))
+                || (app_forms == 1 && o.pods.is_some())
+            {
+                self.err(
+                    &path,
+                    "an outcome is one of `{apps, state}`, `{apps, reached}`, `{pods, pending}`, `{pods, saw}` or `{pods, boundOutside}`",
+                    Some("e.g. `{apps: all, state: COMPLETED}` or `{pods: executors, saw: UnknownHostException}`".into()),
+                );
+                continue;
+            }
+            let min = o.count.unwrap_or(1);
+            if let Some(r) = &o.reached {
+                if let Some(st) = self.states(&format!("{path}.reached"), r) {
+                    let apps = self.app_sel(&format!("{path}.apps"), o.apps.as_ref());
+                    for state in st {
+                        out.push(Expectation::AppsReached { apps: apps.clone(), state });
+                    }
+                }
+                continue;
+            }
+            if let (Some(p), Some(text)) = (&o.pods, &o.saw) {
+                out.push(Expectation::PodsSaw { pods: PodSel::parse(p), text: text.clone(), min });
+                continue;
+            }
+            if let (Some(p), Some(groups)) = (&o.pods, &o.bound_outside) {
+                let groups = groups.to_vec();
+                for g in &groups {
+                    if topology.group(g).is_none() {
+                        self.errs.push(topology.unknown_group(self.src, &format!("{path}.boundOutside"), g));
+                    }
+                }
+                out.push(Expectation::BoundOutside { pods: PodSel::parse(p), groups, min });
+                continue;
+            }
             match (&o.apps, &o.state, &o.pods, &o.pending) {
                 (_, Some(states), None, None) => {
                     let mut all = Vec::new();
@@ -534,4 +778,24 @@ fn parse_kube_minor(v: &str) -> Option<u32> {
 /// DNS-1035 label (SparkApplication names, checked by the webhook validator).
 fn is_dns_1035(s: &str) -> bool {
     is_dns_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match patch {
+        serde_json::Value::Object(p) => {
+            if !target.is_object() {
+                *target = serde_json::Value::Object(Default::default());
+            }
+            let t = target.as_object_mut().expect("object");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
 }

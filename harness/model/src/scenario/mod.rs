@@ -12,11 +12,12 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-pub use load::{Files, load, load_str};
+pub use load::{Files, load, load_str, merge_patch};
 pub use raw::FailurePolicy;
 pub use select::{AppSel, PodSel, glob_match};
 
 use crate::appstate::AppState;
+use crate::faults::Fault;
 use crate::kube::{Labels, Toleration};
 use crate::podspec::SparkRole;
 use crate::sparkapp::SparkApplication;
@@ -105,6 +106,17 @@ pub enum Step {
     },
     /// Let time pass.
     Sleep(Dur),
+    /// Inject a fault.
+    Inject(Fault),
+    /// Heal a fault by id.
+    Heal(String),
+    /// Merge-patch the spec of the selected apps.
+    Patch {
+        /// Apps.
+        apps: AppSel,
+        /// JSON merge patch of `spec`.
+        spec: serde_json::Value,
+    },
 }
 
 impl Step {
@@ -117,6 +129,9 @@ impl Step {
             },
             Step::Wait { condition, timeout } => format!("wait for {condition} (timeout {timeout})"),
             Step::Sleep(d) => format!("sleep {d}"),
+            Step::Inject(f) => format!("inject {} ({})", f.id, f.spec.target()),
+            Step::Heal(id) => format!("heal {id}"),
+            Step::Patch { apps, spec } => format!("patch apps {apps}: {spec}"),
         }
     }
 }
@@ -298,6 +313,50 @@ pub enum Expectation {
     DriversNeverOnInterruptible,
     /// No pod bound to a node with a NoSchedule/NoExecute taint it does not tolerate.
     TolerationsRespected,
+    /// Every app state change is a legal transition of the operator.
+    LegalTransitions,
+    /// Apps are only ever in these states.
+    StatesWithin {
+        /// Apps.
+        apps: AppSel,
+        /// Allowed states.
+        states: Vec<AppState>,
+    },
+    /// Apps were in a state at some point.
+    AppsReached {
+        /// Apps.
+        apps: AppSel,
+        /// State.
+        state: AppState,
+    },
+    /// At least `min` selected pods showed the text (waiting/scheduling/exit reason or message).
+    PodsSaw {
+        /// Pods.
+        pods: PodSel,
+        /// Text.
+        text: String,
+        /// Minimum.
+        min: u32,
+    },
+    /// At least `min` selected pods were bound outside the groups.
+    BoundOutside {
+        /// Pods.
+        pods: PodSel,
+        /// Groups.
+        groups: Vec<String>,
+        /// Minimum.
+        min: u32,
+    },
+    /// After the fault is healed, every unfinished app progresses (a state change or one of its
+    /// pods starting) within the bound.
+    Recovery {
+        /// Fault id.
+        fault: String,
+        /// Bound.
+        within: Dur,
+        /// Apps.
+        apps: AppSel,
+    },
     /// Final app states.
     AppsEndIn {
         /// Apps.
@@ -377,6 +436,12 @@ impl Expectation {
             Expectation::OnlyOn { role, groups } => format!("{}s-only-on: {}", role.as_str(), groups.join(", ")),
             Expectation::DriversNeverOnInterruptible => "drivers-never-on-interruptible".into(),
             Expectation::TolerationsRespected => "tolerations-respected".into(),
+            Expectation::LegalTransitions => "legal-transitions".into(),
+            Expectation::StatesWithin { apps, states } => format!("apps {apps} only in {}", states_label(states)),
+            Expectation::AppsReached { apps, state } => format!("apps {apps} reached {state}"),
+            Expectation::PodsSaw { pods, text, min } => format!("{min}+ {pods} pods saw \"{text}\""),
+            Expectation::BoundOutside { pods, groups, min } => format!("{min}+ {pods} pods bound outside {}", groups.join(", ")),
+            Expectation::Recovery { fault, within, apps } => format!("apps {apps} progress within {within} of healing {fault}"),
             Expectation::AppsEndIn { apps, states } => format!("apps {apps} end {}", states_label(states)),
             Expectation::PodsPending { pods, reason: Some(r) } => format!("{pods} pods stay Pending ({r})"),
             Expectation::PodsPending { pods, reason: None } => format!("{pods} pods stay Pending"),
@@ -391,9 +456,18 @@ impl Expectation {
     /// `invariant`, `outcome` or `slo`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Expectation::OnlyOn { .. } | Expectation::DriversNeverOnInterruptible | Expectation::TolerationsRespected => "invariant",
-            Expectation::AppsEndIn { .. } | Expectation::PodsPending { .. } => "outcome",
+            Expectation::OnlyOn { .. }
+            | Expectation::DriversNeverOnInterruptible
+            | Expectation::TolerationsRespected
+            | Expectation::LegalTransitions
+            | Expectation::StatesWithin { .. } => "invariant",
+            Expectation::AppsEndIn { .. }
+            | Expectation::PodsPending { .. }
+            | Expectation::AppsReached { .. }
+            | Expectation::PodsSaw { .. }
+            | Expectation::BoundOutside { .. } => "outcome",
             Expectation::Slo { .. } => "slo",
+            Expectation::Recovery { .. } => "recovery",
         }
     }
 }

@@ -267,6 +267,91 @@ pub enum RawStep {
     Wait(RawWait),
     /// Let time pass.
     Sleep(Dur),
+    /// Inject a fault from the catalog.
+    Inject(RawInject),
+    /// Heal a fault by id.
+    Heal(String),
+    /// Merge-patch the spec of apps (`suspend`, or a change that invalidates and reruns them).
+    Patch(RawPatch),
+}
+
+/// `inject: coredns-down` or `inject: {fault: node-loss, ...}`.
+#[derive(Debug, Clone)]
+pub enum RawInject {
+    /// Just the name.
+    Name(String),
+    /// Name and parameters.
+    Full(Box<RawFault>),
+}
+
+impl<'de> Deserialize<'de> for RawInject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawInject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a fault name or a map with `fault` and its parameters")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(RawInject::Name(s.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawFault::deserialize(de::value::MapAccessDeserializer::new(map)).map(|f| RawInject::Full(Box::new(f)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A fault with parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawFault {
+    /// Catalog name.
+    pub fault: String,
+    /// Id for `heal` (default: the name).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// One node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// A nodegroup.
+    #[serde(default)]
+    pub nodegroup: Option<String>,
+    /// How many nodes or pods.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// node-loss: delete the Node objects after this long.
+    #[serde(default)]
+    pub delete_after: Option<Dur>,
+    /// spot-interruption: notice before termination.
+    #[serde(default)]
+    pub notice: Option<Dur>,
+    /// spot-interruption: cordon and drain at the notice.
+    #[serde(default)]
+    pub drain: Option<bool>,
+    /// pod-kill: the drivers of these apps.
+    #[serde(default)]
+    pub driver_of: Option<String>,
+    /// pod-kill: the executors of these apps.
+    #[serde(default)]
+    pub executors_of: Option<String>,
+    /// pod-kill: pods with these labels.
+    #[serde(default)]
+    pub selector: Option<Labels>,
+    /// pod-kill: grace period 0.
+    #[serde(default)]
+    pub force: Option<bool>,
+}
+
+/// `patch`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPatch {
+    /// Apps.
+    pub apps: String,
+    /// A JSON merge patch of `spec`.
+    pub spec: serde_json::Value,
 }
 
 /// `submit`.
@@ -325,6 +410,33 @@ pub struct RawExpect {
     /// Latency objectives.
     #[serde(default)]
     pub slos: Vec<RawSlo>,
+    /// Recovery after a fault is healed.
+    #[serde(default)]
+    pub recovery: Vec<RawRecovery>,
+}
+
+/// `recovery`: after `fault` is healed, every app not yet finished progresses within `within`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRecovery {
+    /// Fault id.
+    pub fault: String,
+    /// Bound.
+    pub within: Dur,
+    /// Apps (default all).
+    #[serde(default)]
+    pub apps: Option<String>,
+}
+
+/// `states-within`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStatesWithin {
+    /// Apps (default all).
+    #[serde(default)]
+    pub apps: Option<String>,
+    /// Allowed states.
+    pub states: Vec<String>,
 }
 
 /// An invariant.
@@ -339,6 +451,10 @@ pub enum RawInvariant {
     DriversNeverOnInterruptible,
     /// No pod bound to a node with a NoSchedule/NoExecute taint it does not tolerate.
     TolerationsRespected,
+    /// Apps only ever take the operator's legal transitions.
+    LegalTransitions,
+    /// Apps only ever are in these states.
+    StatesWithin(RawStatesWithin),
 }
 
 /// A name or a list of names.
@@ -377,6 +493,18 @@ pub struct RawOutcome {
     /// Pods still Pending at the end, with this text in their last scheduling failure.
     #[serde(default)]
     pub pending: Option<String>,
+    /// Apps that were in this state at some point.
+    #[serde(default)]
+    pub reached: Option<String>,
+    /// Pods that showed this text (waiting reason, scheduling failure, exit reason or message).
+    #[serde(default)]
+    pub saw: Option<String>,
+    /// Pods bound outside these nodegroups at least once.
+    #[serde(default)]
+    pub bound_outside: Option<OneOrMany>,
+    /// With `saw` / `boundOutside`: at least this many pods (default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
 }
 
 /// A latency objective.

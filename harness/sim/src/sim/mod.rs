@@ -15,7 +15,9 @@
 
 mod components;
 mod driver;
+mod faults;
 mod kubelet;
+mod nodes;
 mod operator;
 mod queue;
 mod timeline;
@@ -108,14 +110,27 @@ pub(crate) struct Pod {
     pub pull_failures: u32,
     /// Main container exit code and reason once terminated.
     pub exit: Option<(i32, &'static str)>,
+    /// A container exit that happened while the node was cut off, reported on reconnect.
+    pub pending_exit: Option<(i32, &'static str, String)>,
+    /// Container restarts (restartPolicy Always) and the current crash backoff.
+    pub restarts: u32,
 }
 
 /// Per-node state the scheduler does not need.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NodeRt {
+    /// The Ready condition as the API server shows it.
     pub ready: bool,
-    /// The machine and its kubelet are up.
-    pub kubelet_up: bool,
+    /// The machine and its kubelet are up (containers run).
+    pub machine_up: bool,
+    /// The node can reach the API server and other nodes.
+    pub connected: bool,
+    /// When the node registered (lease renewals are on a 10 s grid from here).
+    pub joined: Time,
+    /// Bumped on every up/down change; node-lifecycle events carry it.
+    pub epoch: u32,
+    /// When the containers last stopped with the machine (for the kubelet's resync).
+    pub machine_lost: bool,
     /// Images present.
     pub images: Vec<Sym>,
     /// Pulls in flight: image → pods waiting for it.
@@ -165,14 +180,31 @@ pub(crate) enum Ev {
     ProcessUp { pod: PodId, epoch: u32 },
     ContainerExit { pod: PodId, epoch: u32, code: i32, reason: &'static str, message: String },
     PodStopped { pod: PodId },
+    // Node lifecycle and PodGC.
+    NodeMonitor { node: usize, epoch: u32 },
+    NodeNoExecute { node: usize, epoch: u32 },
+    Evict { pod: PodId, node: usize, epoch: u32 },
+    NodeRecovered { node: usize, epoch: u32 },
+    DeleteNode { node: usize },
+    PodGc { node: usize },
+    // Faults.
+    SpotTerminate { nodes: Vec<usize> },
+    DnsConfig { broken: bool, epoch: u32 },
+    // Leader election.
+    LeaderTry,
+    // Component containers.
+    ComponentRestart { pod: PodId, epoch: u32 },
     // Spark Operator.
     Enqueue { app: AppId },
-    SubmitDone { app: AppId, attempt: u32 },
+    SubmitDone { app: AppId, attempt: u32, leader: u32 },
     // Spark driver.
     DriverTick { app: AppId, run: u32 },
     CreateExecutor { app: AppId, run: u32, exec: u32, batch: u32 },
     StartScheduling { app: AppId, run: u32 },
     TaskDone { app: AppId, run: u32, exec: u32, token: u64 },
+    HeartbeatTimeout { app: AppId, run: u32, exec: u32, epoch: u32 },
+    ExecutorSelfExit { pod: PodId, epoch: u32 },
+    AllocationTick { app: AppId, run: u32 },
     // Timeline.
     Arrival { index: usize },
     StepStart { step: usize },
@@ -240,6 +272,14 @@ pub struct Simulation {
     done: Option<String>,
     /// True while the platform is being brought up at t=0 (containers start at once).
     bootstrapping: bool,
+    /// Next free slot of the node lifecycle controller's eviction rate limiter.
+    eviction_slot: Time,
+    /// Faults injected and not healed.
+    faults: faults::Faults,
+    /// CoreDNS answers cluster names (false while a broken Corefile is loaded).
+    dns_config_ok: bool,
+    /// The Spark Operator controller's leader election.
+    lease: operator::Lease,
 }
 
 impl Simulation {
@@ -276,6 +316,10 @@ impl Simulation {
             events: 0,
             done: None,
             bootstrapping: true,
+            eviction_slot: Time::ZERO,
+            faults: faults::Faults::default(),
+            dns_config_ok: true,
+            lease: operator::Lease::default(),
             plan,
         };
         sim.check_apps()?;
@@ -311,6 +355,8 @@ impl Simulation {
             self.handle(ev);
             self.flush(sink);
         }
+        // Every fault still active is healed, even when a step failed.
+        self.heal_all();
         let reason = self.done.clone().unwrap_or_default();
         self.emit(Event::RunEnded { reason: reason.clone() });
         self.flush(sink);
@@ -329,12 +375,25 @@ impl Simulation {
             Ev::ProcessUp { pod, epoch } => self.process_up(pod, epoch),
             Ev::ContainerExit { pod, epoch, code, reason, message } => self.container_exit(pod, epoch, code, reason, message),
             Ev::PodStopped { pod } => self.pod_stopped(pod),
+            Ev::NodeMonitor { node, epoch } => self.node_monitor(node, epoch),
+            Ev::NodeNoExecute { node, epoch } => self.node_no_execute(node, epoch),
+            Ev::Evict { pod, node, epoch } => self.evict(pod, node, epoch),
+            Ev::NodeRecovered { node, epoch } => self.node_recovered(node, epoch),
+            Ev::DeleteNode { node } => self.delete_node(node, "deleted after the machine was lost"),
+            Ev::PodGc { node } => self.pod_gc(node),
+            Ev::SpotTerminate { nodes } => self.spot_terminate(&nodes),
+            Ev::DnsConfig { broken, epoch } => self.dns_config(broken, epoch),
+            Ev::LeaderTry => self.leader_try(),
+            Ev::ComponentRestart { pod, epoch } => self.component_restart(pod, epoch),
             Ev::Enqueue { app } => self.op_enqueue_now(app),
-            Ev::SubmitDone { app, attempt } => self.submit_done(app, attempt),
+            Ev::SubmitDone { app, attempt, leader } => self.submit_done(app, attempt, leader),
             Ev::DriverTick { app, run } => self.driver_tick(app, run),
             Ev::CreateExecutor { app, run, exec, batch } => self.create_executor(app, run, exec, batch),
             Ev::StartScheduling { app, run } => self.start_scheduling(app, run),
             Ev::TaskDone { app, run, exec, token } => self.task_done(app, run, exec, token),
+            Ev::HeartbeatTimeout { app, run, exec, epoch } => self.heartbeat_timeout(app, run, exec, epoch),
+            Ev::ExecutorSelfExit { pod, epoch } => self.executor_self_exit(pod, epoch),
+            Ev::AllocationTick { app, run } => self.allocation_tick(app, run),
             Ev::Arrival { index } => self.arrival(index),
             Ev::StepStart { step } => self.step_start(step),
             Ev::StepDone { step } => self.step_done(step),
@@ -455,6 +514,8 @@ impl Simulation {
             last_message: None,
             pull_failures: 0,
             exit: None,
+            pending_exit: None,
+            restarts: 0,
         })));
         self.live_pods += 1;
         self.peak_pods = self.peak_pods.max(self.live_pods);
@@ -503,7 +564,8 @@ impl Simulation {
             return;
         }
         let (key, node, phase) = (p.key.clone(), p.node, p.phase);
-        if node.is_none() || matches!(phase, Phase::Succeeded | Phase::Failed) && node.is_none_or(|n| self.node_rt[n].kubelet_up) {
+        let on_live_node = node.is_some_and(|n| self.node_reachable(n));
+        if node.is_none() || matches!(phase, Phase::Succeeded | Phase::Failed) && on_live_node {
             self.remove_pod(id, reason);
             return;
         }
@@ -511,10 +573,28 @@ impl Simulation {
         self.emit(Event::PodTerminating { pod: key, reason: reason.to_string() });
         self.pod_deleting(id);
         let n = node.expect("checked");
-        if self.node_rt[n].kubelet_up {
-            let stop = if phase == Phase::Running { self.t.pod_stop } else { Dur::ZERO };
+        if self.node_reachable(n) {
+            let stop = if phase == Phase::Running { self.stop_delay(id) } else { Dur::ZERO };
             self.at(stop, Ev::PodStopped { pod: id });
         }
+    }
+
+    /// Force deletion (grace period 0): the object goes at once, wherever the pod runs.
+    pub(crate) fn force_delete(&mut self, id: PodId, reason: &str) {
+        if self.pod(id).is_some() {
+            self.remove_pod(id, reason);
+        }
+    }
+
+    /// The node's kubelet is alive and can reach the API server.
+    pub(crate) fn node_reachable(&self, n: usize) -> bool {
+        let rt = &self.node_rt[n];
+        rt.machine_up && rt.connected
+    }
+
+    /// A pod's processes are running and reachable over the network.
+    pub(crate) fn pod_reachable(&self, id: PodId) -> bool {
+        self.pod(id).is_some_and(|p| p.phase == Phase::Running && p.node.is_some_and(|n| self.node_reachable(n)))
     }
 
     /// Sets a terminal phase (emits `pod_terminated`), releases resources, tells the owner.
@@ -596,7 +676,7 @@ impl Simulation {
             pods: g.max_pods,
         });
         self.nodes.push(node);
-        self.node_rt.push(NodeRt { ready, kubelet_up: true, ..Default::default() });
+        self.node_rt.push(NodeRt { ready, machine_up: true, connected: true, joined: self.now, ..Default::default() });
         self.node_order_dirty = true;
         if ready {
             self.emit(Event::NodeReady { node: name.to_string() });

@@ -44,10 +44,29 @@ pub(crate) struct App {
     /// The current run (submission) id; 0 before the first.
     pub run: u32,
     pub driver: Option<PodId>,
-    pub submitting: bool,
+    /// spark-submit in flight since this time.
+    pub submitting: Option<Time>,
+    /// The spec was patched after creation (its pod shapes are no longer the template's).
+    pub patched: bool,
     /// Per-item rate limiter failures (reset by Forget).
     pub rl_failures: u32,
 }
+
+/// The controller's leader election Lease (chart `controller.leaderElection`: leaseDuration 15s,
+/// renewDeadline 10s, retryPeriod 2s; `LeaderElectionReleaseOnCancel` unset, so a stopped leader
+/// does not release it; reference/spark-operator.md §2.8, §5).
+#[derive(Debug, Default)]
+pub(crate) struct Lease {
+    holder: Option<PodId>,
+    /// When the lease expires if nobody renews it (None: free).
+    expires: Option<Time>,
+    /// Increments on every new leader (stale spark-submits of an old leader are dropped).
+    pub epoch: u32,
+    try_at: Option<Time>,
+}
+
+const LEASE_DURATION: Dur = Dur::secs(15);
+const RETRY_PERIOD: Dur = Dur::secs(2);
 
 /// A pod shape shared by every pod of a template and role.
 #[derive(Debug, Clone)]
@@ -67,7 +86,14 @@ pub(crate) struct Operator {
     bucket: TokenBucket,
     service_accounts: BTreeSet<String>,
     runs: u32,
-    shapes: BTreeMap<(usize, SparkRole, bool), Shape>,
+    shapes: BTreeMap<(ShapeKey, SparkRole, bool), Shape>,
+}
+
+/// Pods of unpatched apps share their template's shape; patched apps have their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ShapeKey {
+    Template(usize),
+    App(AppId),
 }
 
 /// How the API server admits a Spark pod or app given the webhook's state.
@@ -124,11 +150,12 @@ impl Simulation {
     /// The pod shape of a template/role, compiled once per webhook outcome.
     pub(crate) fn shape(&mut self, app: AppId, role: SparkRole, mutated: bool) -> Result<Shape, String> {
         let a = &self.apps[app.0 as usize];
-        let key = (a.template, role, mutated);
+        let key = (if a.patched { ShapeKey::App(app) } else { ShapeKey::Template(a.template) }, role, mutated);
         if let Some(s) = self.op.shapes.get(&key) {
             return Ok(s.clone());
         }
-        let template = &self.plan.templates[a.template].app;
+        let template = if a.patched { a.app.clone() } else { Arc::new(self.plan.templates[a.template].app.clone()) };
+        let template = &*template;
         let sub = Submission::generate(template, &[0; 38], EPOCH_MS, mutated);
         let pod = match role {
             SparkRole::Driver => podspec::driver_pod(template, &sub)?,
@@ -173,7 +200,8 @@ impl Simulation {
             watched,
             run: 0,
             driver: None,
-            submitting: false,
+            submitting: None,
+            patched: false,
             rl_failures: 0,
         });
         if watched {
@@ -231,8 +259,58 @@ impl Simulation {
         }
     }
 
-    /// A controller pod became leader: informers relist, every app is reconciled.
+    /// The controller has a running, reachable leader.
+    pub(crate) fn controller_serving(&self) -> bool {
+        self.lease.holder.is_some_and(|p| self.pod_serving(p))
+    }
+
+    /// Re-evaluates the Lease after a controller pod changed: a leader that stops serving stops
+    /// renewing; a serving candidate acquires the Lease once it has expired.
+    pub(crate) fn lease_changed(&mut self) {
+        if let Some(h) = self.lease.holder
+            && !self.pod_serving(h)
+        {
+            // It renewed within the last retry period; the lease runs out 15 s later.
+            self.lease.holder = None;
+            self.lease.expires = Some(self.now + LEASE_DURATION);
+        }
+        if self.lease.holder.is_some() {
+            return;
+        }
+        let candidate = self.component_pods(super::components::Kind::Controller).into_iter().find(|p| self.pod_serving(*p));
+        let Some(candidate) = candidate else { return };
+        let free_at = self.lease.expires.unwrap_or(self.now).max(self.now);
+        if free_at <= self.now {
+            self.lease.holder = Some(candidate);
+            self.lease.expires = None;
+            self.lease.epoch += 1;
+            self.operator_elected();
+        } else if self.lease.try_at.is_none_or(|t| t > free_at || t < self.now) {
+            // Candidates retry every retryPeriod; the first try after expiry wins.
+            let tries = (free_at - self.now).as_ms().div_ceil(RETRY_PERIOD.as_ms());
+            let at = self.now + RETRY_PERIOD.times(tries);
+            self.lease.try_at = Some(at);
+            self.at(at - self.now, Ev::LeaderTry);
+        }
+    }
+
+    pub(crate) fn leader_try(&mut self) {
+        if self.lease.try_at == Some(self.now) {
+            self.lease.try_at = None;
+            self.lease_changed();
+        }
+    }
+
+    /// A controller pod became leader: a fresh process with empty workers and queue; its
+    /// informers relist, so every app is reconciled.
     pub(crate) fn operator_elected(&mut self) {
+        self.op.busy = 0;
+        self.op.queue.clear();
+        self.op.dirty.clear();
+        self.op.processing.clear();
+        for a in &mut self.apps {
+            a.submitting = None;
+        }
         for i in 0..self.apps.len() {
             if self.apps[i].watched {
                 self.op_enqueue(AppId(i as u32));
@@ -290,7 +368,37 @@ impl Simulation {
 
     fn reconcile(&mut self, id: AppId) -> Outcome {
         let state = self.apps[id.0 as usize].state;
+        let suspend = self.apps[id.0 as usize].app.spec.suspend == Some(true);
+        if suspend && !matches!(state, AppState::Completed | AppState::Failed | AppState::Suspended | AppState::Suspending) {
+            self.set_state(id, AppState::Suspending, String::new());
+            return Outcome::Done;
+        }
         match state {
+            AppState::Suspending => {
+                if let Some(pod) = self.driver_alive(id) {
+                    self.delete_pod(pod, "spark-operator: suspending");
+                }
+                self.set_state(id, AppState::Suspended, String::new());
+                Outcome::Done
+            }
+            AppState::Suspended => {
+                if !suspend && self.driver_alive(id).is_none() {
+                    self.set_state(id, AppState::Resuming, String::new());
+                }
+                Outcome::Done
+            }
+            AppState::Resuming => self.begin_submit(id),
+            AppState::Invalidating => {
+                if let Some(pod) = self.driver_alive(id) {
+                    self.delete_pod(pod, "spark-operator: spec changed, invalidating");
+                }
+                let a = &mut self.apps[id.0 as usize];
+                a.submission_attempts = 0;
+                a.execution_attempts = 0;
+                a.last_submission = Time::ZERO;
+                self.set_state(id, AppState::PendingRerun, String::new());
+                Outcome::Done
+            }
             AppState::New => self.begin_submit(id),
             AppState::SubmissionFailed => match self.retry_wait(id, true) {
                 None => {
@@ -379,29 +487,32 @@ impl Simulation {
         }
     }
 
-    /// Starts a spark-submit on a worker.
+    /// Starts a spark-submit on a worker. The status (attempt count, attempt time) is written
+    /// when it returns; a controller that dies meanwhile loses the attempt.
     fn begin_submit(&mut self, id: AppId) -> Outcome {
-        let now = self.now;
         let a = &mut self.apps[id.0 as usize];
-        a.submission_attempts += 1;
-        a.last_submission = now;
-        a.submitting = true;
-        let attempt = a.submission_attempts;
-        let submit = self.plan.stack.operator.submit_time;
-        self.at(submit, Ev::SubmitDone { app: id, attempt });
+        a.submitting = Some(self.now);
+        let attempt = a.submission_attempts + 1;
+        let (submit, leader) = (self.plan.stack.operator.submit_time, self.lease.epoch);
+        self.at(submit, Ev::SubmitDone { app: id, attempt, leader });
         Outcome::Submitting
     }
 
     /// spark-submit finished: the driver pod is created, or the submission failed.
-    pub(crate) fn submit_done(&mut self, id: AppId, attempt: u32) {
+    pub(crate) fn submit_done(&mut self, id: AppId, attempt: u32, leader: u32) {
+        if leader != self.lease.epoch {
+            // The spark-submit died with the old leader's pod.
+            return;
+        }
         self.op.busy -= 1;
         let a = &mut self.apps[id.0 as usize];
-        if !a.submitting || a.submission_attempts != attempt {
+        let Some(started) = a.submitting.take().filter(|_| a.submission_attempts + 1 == attempt) else {
             self.op_done(id);
             self.op_dispatch();
             return;
-        }
-        a.submitting = false;
+        };
+        a.submission_attempts = attempt;
+        a.last_submission = started;
         match self.create_driver(id) {
             Ok(()) => {
                 self.apps[id.0 as usize].execution_attempts += 1;
@@ -457,6 +568,44 @@ impl Simulation {
         a.driver = Some(pod);
         self.start_driver(id, run, pod, submission);
         Ok(())
+    }
+
+    /// `kubectl patch --type merge` of app specs. A change of anything but `suspend` (or the
+    /// TTL) moves the app to INVALIDATING (the event filter does this, not a reconcile). With
+    /// the webhook down and failurePolicy Fail the update is rejected.
+    pub(crate) fn patch_apps(&mut self, sel: &sparkrig_model::scenario::AppSel, patch: &serde_json::Value) -> String {
+        let ids: Vec<AppId> =
+            (0..self.apps.len()).map(|i| AppId(i as u32)).filter(|id| sel.matches(&self.apps[id.0 as usize].key)).collect();
+        if let Admission::Rejected(msg) = self.admission("sparkoperator-k8s-io-v1beta2-sparkapplication") {
+            return format!("{} update(s) rejected: {msg}", ids.len());
+        }
+        for id in &ids {
+            let a = &self.apps[id.0 as usize];
+            let mut json = a.app.to_json();
+            let before = json["spec"].clone();
+            sparkrig_model::scenario::merge_patch(&mut json["spec"], patch);
+            let Ok(app) = serde_json::from_value::<SparkApplication>(json.clone()) else { continue };
+            let strip = |mut v: serde_json::Value| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("suspend");
+                    o.remove("timeToLiveSeconds");
+                }
+                v
+            };
+            let invalidates = strip(before) != strip(json["spec"].clone());
+            let a = &mut self.apps[id.0 as usize];
+            a.app = Arc::new(app);
+            a.patched |= invalidates;
+            if !a.watched {
+                continue;
+            }
+            if invalidates && a.state != AppState::Invalidating {
+                self.set_state(*id, AppState::Invalidating, "spec changed".into());
+            } else {
+                self.op_enqueue(*id);
+            }
+        }
+        format!("patched {} app(s)", ids.len())
     }
 
     /// A driver pod was created, changed phase or started terminating.

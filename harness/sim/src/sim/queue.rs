@@ -204,6 +204,16 @@ impl Simulation {
         });
     }
 
+    /// Node/Update (taints, labels, `spec.unschedulable`).
+    pub(crate) fn sched_on_node_updated(&mut self, n: usize) {
+        self.requeue_where(|sim, p| {
+            let node = &sim.nodes[n];
+            (p.rejectors.contains(Plugin::NodeAffinity) && plugins::node_affinity(node, &p.spec, &sim.interner))
+                || (p.rejectors.contains(Plugin::TaintToleration) && plugins::untolerated(node, &p.spec.tolerations).is_none())
+                || (p.rejectors.contains(Plugin::NodeUnschedulable) && plugins::node_unschedulable(node, &p.spec))
+        });
+    }
+
     /// An assigned pod was deleted or finished: NodeResourcesFit rejections are retried.
     pub(crate) fn sched_on_resources_freed(&mut self) {
         self.requeue_where(|_, p| p.rejectors.contains(Plugin::NodeResourcesFit));

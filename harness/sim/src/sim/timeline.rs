@@ -59,6 +59,18 @@ impl Simulation {
                 self.at(timeout, Ev::WaitTimeout { step });
                 self.check_wait();
             }
+            Step::Inject(fault) => {
+                self.inject(&fault);
+                self.step_done(step);
+            }
+            Step::Heal(id) => {
+                self.heal(&id);
+                self.step_done(step);
+            }
+            Step::Patch { apps, spec } => {
+                let message = self.patch_apps(&apps, &spec);
+                self.step_done_with(step, message);
+            }
         }
     }
 
@@ -73,10 +85,14 @@ impl Simulation {
     }
 
     pub(crate) fn step_done(&mut self, step: usize) {
+        self.step_done_with(step, String::new());
+    }
+
+    fn step_done_with(&mut self, step: usize, message: String) {
         if self.done.is_some() {
             return;
         }
-        self.emit(Event::StepEnded { step, ok: true, message: String::new() });
+        self.emit(Event::StepEnded { step, ok: true, message });
         if step + 1 < self.plan.steps.len() {
             self.step_start(step + 1);
         } else {
