@@ -211,6 +211,7 @@ impl Evaluator {
                 (pod, format!("exit {} {reason}: {message}", exit_code.map_or("?".into(), |c| c.to_string())), None)
             }
             Event::PodCreateFailed { pod, message, .. } => (pod, format!("create failed: {message}"), None),
+            Event::PodTerminating { pod, reason } => (pod, format!("terminating: {reason}"), None),
             Event::PodScheduled { pod, node } => (pod, String::new(), Some(node.as_str())),
             Event::PodRunning { pod } => (pod, String::new(), None),
             Event::FaultHealed { fault, .. } => {
@@ -258,7 +259,9 @@ impl Evaluator {
                 _ => None,
             };
             if let Some(detail) = hit {
-                c.hits.entry(key.to_string()).or_insert(Evidence {
+                // One entry per pod incarnation: drivers are recreated under the same name.
+                let incarnation = format!("{key}@{}", created_pod.map_or(0, |p| p.created.as_ms()));
+                c.hits.entry(incarnation).or_insert(Evidence {
                     t: Some(t),
                     app: created_pod.and_then(|p| p.app.clone()),
                     pod: Some(key.to_string()),
@@ -371,6 +374,24 @@ impl Evaluator {
                     }
                 }
                 Expectation::AppsReached { apps, state } => self.check_reached(&mut c, apps, *state),
+                Expectation::AppsRejected { apps } => {
+                    let mut total = 0;
+                    for app in self.plan_apps.iter().filter(|a| apps.matches(a)) {
+                        total += 1;
+                        match (self.view.rejected.get(app), self.view.apps.get(app)) {
+                            (Some((t, msg)), _) => c.note(Evidence { t: Some(*t), app: Some(app.clone()), pod: None, node: None, detail: msg.clone() }),
+                            (None, Some(a)) => c.violate(Evidence { t: Some(a.created), app: Some(app.clone()), pod: None, node: None, detail: format!("was created (ended {})", a.state) }),
+                            (None, None) => c.violate(Evidence { t: None, app: Some(app.clone()), pod: None, node: None, detail: "never attempted".into() }),
+                        }
+                    }
+                    if c.violations == 0 {
+                        c.evidence.truncate(1);
+                        (true, format!("{total} app(s) rejected at creation"))
+                    } else {
+                        c.evidence.retain(|e| !e.detail.contains("failed calling webhook"));
+                        (false, format!("{}/{total} app(s) were not rejected", c.violations))
+                    }
+                }
                 Expectation::PodsSaw { pods, text, min } => {
                     let n = c.hits.len();
                     let ok = n >= *min as usize;

@@ -686,19 +686,23 @@ impl Cx<'_> {
         for (i, o) in raw.outcomes.iter().enumerate() {
             let path = format!("expect.outcomes[{i}]");
             let pod_forms = [o.pending.is_some(), o.saw.is_some(), o.bound_outside.is_some()].iter().filter(|x| **x).count();
-            let app_forms = [o.state.is_some(), o.reached.is_some()].iter().filter(|x| **x).count();
+            let app_forms = [o.state.is_some(), o.reached.is_some(), o.rejected == Some(true)].iter().filter(|x| **x).count();
             if pod_forms + app_forms != 1
                 || (pod_forms == 1 && (o.pods.is_none() || o.apps.is_some()))
                 || (app_forms == 1 && o.pods.is_some())
             {
                 self.err(
                     &path,
-                    "an outcome is one of `{apps, state}`, `{apps, reached}`, `{pods, pending}`, `{pods, saw}` or `{pods, boundOutside}`",
+                    "an outcome is one of `{apps, state}`, `{apps, reached}`, `{apps, rejected: true}`, `{pods, pending}`, `{pods, saw}` or `{pods, boundOutside}`",
                     Some("e.g. `{apps: all, state: COMPLETED}` or `{pods: executors, saw: UnknownHostException}`".into()),
                 );
                 continue;
             }
             let min = o.count.unwrap_or(1);
+            if o.rejected == Some(true) {
+                out.push(Expectation::AppsRejected { apps: self.app_sel(&format!("{path}.apps"), o.apps.as_ref()) });
+                continue;
+            }
             if let Some(r) = &o.reached {
                 if let Some(st) = self.states(&format!("{path}.reached"), r) {
                     let apps = self.app_sel(&format!("{path}.apps"), o.apps.as_ref());

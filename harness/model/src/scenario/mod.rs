@@ -329,6 +329,11 @@ pub enum Expectation {
         /// State.
         state: AppState,
     },
+    /// The API server refused to create the selected apps.
+    AppsRejected {
+        /// Apps.
+        apps: AppSel,
+    },
     /// At least `min` selected pods showed the text (waiting/scheduling/exit reason or message).
     PodsSaw {
         /// Pods.
@@ -439,6 +444,7 @@ impl Expectation {
             Expectation::LegalTransitions => "legal-transitions".into(),
             Expectation::StatesWithin { apps, states } => format!("apps {apps} only in {}", states_label(states)),
             Expectation::AppsReached { apps, state } => format!("apps {apps} reached {state}"),
+            Expectation::AppsRejected { apps } => format!("apps {apps} rejected at creation"),
             Expectation::PodsSaw { pods, text, min } => format!("{min}+ {pods} pods saw \"{text}\""),
             Expectation::BoundOutside { pods, groups, min } => format!("{min}+ {pods} pods bound outside {}", groups.join(", ")),
             Expectation::Recovery { fault, within, apps } => format!("apps {apps} progress within {within} of healing {fault}"),
@@ -464,6 +470,7 @@ impl Expectation {
             Expectation::AppsEndIn { .. }
             | Expectation::PodsPending { .. }
             | Expectation::AppsReached { .. }
+            | Expectation::AppsRejected { .. }
             | Expectation::PodsSaw { .. }
             | Expectation::BoundOutside { .. } => "outcome",
             Expectation::Slo { .. } => "slo",

@@ -502,6 +502,9 @@ pub struct RawOutcome {
     /// Pods bound outside these nodegroups at least once.
     #[serde(default)]
     pub bound_outside: Option<OneOrMany>,
+    /// Apps the API server refused to create (`rejected: true`).
+    #[serde(default)]
+    pub rejected: Option<bool>,
     /// With `saw` / `boundOutside`: at least this many pods (default 1).
     #[serde(default)]
     pub count: Option<u32>,
