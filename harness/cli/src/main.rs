@@ -29,6 +29,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// List the fault catalog.
+    Faults,
     /// Recompute a verdict from a saved trace.
     Verdict {
         /// Trace (JSON lines) written by `run --trace`.
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { files } => validate(&files),
         Command::Verdict { trace, scenario, out } => verdict(&trace, &scenario, &out),
+        Command::Faults => faults(),
     };
     ExitCode::from(code)
 }
@@ -141,6 +144,19 @@ fn validate(files: &[PathBuf]) -> u8 {
         }
     }
     code
+}
+
+fn faults() -> u8 {
+    use sparkrig_model::faults::CATALOG;
+    let width = CATALOG.iter().map(|e| e.name.len()).max().unwrap_or(0);
+    println!("Faults (inject with `- inject: NAME` or `- inject: {{fault: NAME, ...}}`, heal with `- heal: ID`):\n");
+    for e in CATALOG {
+        println!("  {:<width$}  {}", e.name, e.summary);
+        if !e.params.is_empty() {
+            println!("  {:<width$}  params: {}", "", e.params);
+        }
+    }
+    PASSED
 }
 
 fn verdict(trace: &Path, scenario: &Path, out: &OutputArgs) -> u8 {

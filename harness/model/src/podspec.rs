@@ -247,6 +247,21 @@ pub fn executor_instances(app: &SparkApplication, webhook_defaulted: bool) -> u3
         .unwrap_or(if webhook_defaulted { 1 } else { 2 })
 }
 
+/// Executors a driver asks for at start: with dynamic allocation
+/// `max(minExecutors, initialExecutors, instances-if-set)` (§2.2), else [`executor_instances`].
+pub fn initial_executors(app: &SparkApplication, webhook_defaulted: bool) -> u32 {
+    if !app.dynamic_allocation_enabled() {
+        return executor_instances(app, webhook_defaulted);
+    }
+    let conf = &app.spec.spark_conf;
+    let da = app.spec.dynamic_allocation.clone().unwrap_or_default();
+    let num = |v: Option<i32>, key: &str| v.or_else(|| conf.get(key).and_then(|x| x.parse().ok())).map(|n| n.max(0) as u32);
+    let min = num(da.min_executors, "spark.dynamicAllocation.minExecutors").unwrap_or(0);
+    let initial = num(da.initial_executors, "spark.dynamicAllocation.initialExecutors").unwrap_or(min);
+    let instances = num(app.spec.executor.instances, "spark.executor.instances").unwrap_or(0);
+    min.max(initial).max(instances)
+}
+
 /// Executor cores (task slots per executor).
 pub fn executor_cores(app: &SparkApplication) -> u32 {
     app.spec

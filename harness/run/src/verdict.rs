@@ -82,7 +82,13 @@ struct Check {
     hits: BTreeMap<String, Evidence>,
     /// Recovery: per heal, the apps still unfinished then and when each first progressed.
     heals: Vec<(Time, BTreeMap<String, Option<Time>>)>,
+    /// Recovery: executors started after a heal, credited once they have run for
+    /// [`PROGRESS_HOLD`]: (app, pod, started).
+    starts: Vec<(String, String, Time)>,
 }
+
+/// An executor that keeps running this long has registered with its driver and is taking tasks.
+const PROGRESS_HOLD: Dur = Dur::secs(30);
 
 impl Check {
     fn violate(&mut self, e: Evidence) {
@@ -126,7 +132,14 @@ impl Evaluator {
         let checks: Vec<Check> = plan
             .expectations
             .iter()
-            .map(|e| Check { expectation: e.clone(), evidence: vec![], violations: 0, hits: BTreeMap::new(), heals: Vec::new() })
+            .map(|e| Check {
+                expectation: e.clone(),
+                evidence: vec![],
+                violations: 0,
+                hits: BTreeMap::new(),
+                heals: Vec::new(),
+                starts: Vec::new(),
+            })
             .collect();
         Evaluator {
             plan_apps,
@@ -152,6 +165,7 @@ impl Evaluator {
         }
         self.view.apply(rec);
         let t = rec.t;
+        self.credit_starts(t, false);
         self.collect_hits(rec);
         match &rec.event {
             Event::RunStarted { backend, seed, .. } => {
@@ -188,7 +202,7 @@ impl Evaluator {
                     let why = if message.is_empty() { String::new() } else { format!(": {message}") };
                     c.violate(ev(format!("entered {state} (from {prev}){why}")));
                 }
-                Expectation::Recovery { .. } => {
+                Expectation::Recovery { .. } if matches!(state, AppState::Succeeding | AppState::Completed) => {
                     for (_, apps) in &mut c.heals {
                         if let Some(slot @ None) = apps.get_mut(app) {
                             *slot = Some(t);
@@ -230,13 +244,12 @@ impl Evaluator {
         };
         let created_pod = self.view.pods.get(key);
         if let (Event::PodRunning { .. }, Some(p)) = (&rec.event, created_pod)
+            && p.role == Some(SparkRole::Executor)
             && let Some(app) = &p.app
         {
             for c in &mut self.checks {
-                for (_, apps) in &mut c.heals {
-                    if let Some(slot @ None) = apps.get_mut(app) {
-                        *slot = Some(t);
-                    }
+                if c.heals.iter().any(|(_, apps)| apps.get(app) == Some(&None)) {
+                    c.starts.push((app.clone(), key.to_string(), t));
                 }
             }
         }
@@ -269,6 +282,39 @@ impl Evaluator {
                     detail,
                 });
             }
+        }
+    }
+
+    /// Credits executors that have kept running for [`PROGRESS_HOLD`] (or, at the end of the
+    /// run, are still running) as progress at their start; drops those that stopped.
+    fn credit_starts(&mut self, now: Time, at_end: bool) {
+        let view = &self.view;
+        for c in &mut self.checks {
+            if c.starts.is_empty() {
+                continue;
+            }
+            let mut keep = Vec::new();
+            for (app, pod, started) in std::mem::take(&mut c.starts) {
+                let alive = view
+                    .pods
+                    .get(&pod)
+                    .is_some_and(|p| p.running == Some(started) && p.ended.is_none() && p.terminating.is_none() && p.deleted.is_none());
+                if !alive {
+                    continue;
+                }
+                if at_end || now - started >= PROGRESS_HOLD {
+                    for (healed, apps) in &mut c.heals {
+                        if started >= *healed
+                            && let Some(slot @ None) = apps.get_mut(&app)
+                        {
+                            *slot = Some(started);
+                        }
+                    }
+                } else {
+                    keep.push((app, pod, started));
+                }
+            }
+            c.starts = keep;
         }
     }
 
@@ -343,6 +389,7 @@ impl Evaluator {
 
     /// Evaluates outcomes and SLOs and returns the verdict.
     pub fn finish(mut self) -> Verdict {
+        self.credit_starts(self.view.now, true);
         let metrics = self.metrics();
         let mut results = Vec::new();
         results.push(Outcome {
@@ -379,9 +426,23 @@ impl Evaluator {
                     for app in self.plan_apps.iter().filter(|a| apps.matches(a)) {
                         total += 1;
                         match (self.view.rejected.get(app), self.view.apps.get(app)) {
-                            (Some((t, msg)), _) => c.note(Evidence { t: Some(*t), app: Some(app.clone()), pod: None, node: None, detail: msg.clone() }),
-                            (None, Some(a)) => c.violate(Evidence { t: Some(a.created), app: Some(app.clone()), pod: None, node: None, detail: format!("was created (ended {})", a.state) }),
-                            (None, None) => c.violate(Evidence { t: None, app: Some(app.clone()), pod: None, node: None, detail: "never attempted".into() }),
+                            (Some((t, msg)), _) => {
+                                c.note(Evidence { t: Some(*t), app: Some(app.clone()), pod: None, node: None, detail: msg.clone() })
+                            }
+                            (None, Some(a)) => c.violate(Evidence {
+                                t: Some(a.created),
+                                app: Some(app.clone()),
+                                pod: None,
+                                node: None,
+                                detail: format!("was created (ended {})", a.state),
+                            }),
+                            (None, None) => c.violate(Evidence {
+                                t: None,
+                                app: Some(app.clone()),
+                                pod: None,
+                                node: None,
+                                detail: "never attempted".into(),
+                            }),
                         }
                     }
                     if c.violations == 0 {
@@ -558,7 +619,7 @@ impl Evaluator {
             }
         }
         if c.violations == 0 {
-            (true, format!("{apps} unfinished app(s) progressed within {worst} of the heal"))
+            (true, format!("{apps} unfinished app(s) progressed (an executor at work, or done) within {worst} of the heal"))
         } else {
             (false, format!("{} of {apps} unfinished app(s) did not progress within {within}", c.violations))
         }

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use sparkrig_model::kube::Labels;
-use sparkrig_model::podspec::{self, SparkRole, Submission, executor_cores, executor_instances};
+use sparkrig_model::podspec::{self, SparkRole, Submission, executor_cores, initial_executors};
 use sparkrig_model::sparkapp::SparkVersion;
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
@@ -156,15 +156,7 @@ impl Simulation {
                 .max(1) as u32;
             Dynamic { min, max, backlog_since: None, add: 1 }
         });
-        let target = match &dynamic {
-            Some(d) => {
-                let da = spec.spec.dynamic_allocation.clone().unwrap_or_default();
-                let initial = da.initial_executors.map_or(d.min, |i| i.max(0) as u32);
-                let instances = if instances_set { spec.spec.executor.instances.map_or(0, |i| i.max(0) as u32) } else { 0 };
-                d.min.max(initial).max(instances)
-            }
-            None => executor_instances(spec, a.defaulted),
-        };
+        let target = initial_executors(spec, a.defaulted);
         // ExecutorFailureTracker exists from 3.5.0 (SPARK-41210); with dynamic allocation N is
         // maxExecutors (Int.Max by default): no practical limit.
         let max_failures = (version >= SparkVersion::new(3, 5, 0)).then(|| {
@@ -770,7 +762,7 @@ impl Simulation {
             if backlog {
                 let since = *da.backlog_since.get_or_insert(now);
                 if now - since >= DA_BACKLOG_TIMEOUT {
-                    d.target = (d.target + da.add).min(da.max).min(needed.max(da.min));
+                    d.target = d.target.saturating_add(da.add).min(da.max).min(needed.max(da.min));
                     da.add = da.add.saturating_mul(2);
                 }
             } else {

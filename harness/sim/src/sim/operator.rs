@@ -183,7 +183,7 @@ impl Simulation {
             Admission::Mutated => true,
             Admission::Unmutated => false,
         };
-        let executors = podspec::executor_instances(&app, defaulted);
+        let executors = podspec::initial_executors(&app, defaulted);
         self.emit(Event::AppCreated { app: key.clone(), executors });
         let id = AppId(self.apps.len() as u32);
         self.apps.push(App {

@@ -1,0 +1,213 @@
+//! Every checked-in scenario passes, and each can fail: an altered expectation exits 1 with
+//! evidence that names the pod, app or node and the behaviour. Plus the golden state-machine
+//! cases of the Spark Operator's own e2e tests, counted from the trace.
+
+mod common;
+
+use common::{root, run, scratch, variant};
+use sparkrig_model::appstate::AppState;
+use sparkrig_model::trace::{Event, Record};
+
+/// (scenario, text to replace, replacement, evidence the failure must show).
+const CASES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "smoke.yaml",
+        "- executors-only-on: spark-executor",
+        "- executors-only-on: spark-driver",
+        &["-exec-", "nodegroup spark-executor (allowed: spark-driver)"],
+    ),
+    (
+        "placement-broken.yaml",
+        "{apps: all, state: RUNNING}",
+        "{apps: all, state: COMPLETED}",
+        &["-exec-", "untolerated taint {purpose: spark-executor}"],
+    ),
+    (
+        "coredns-outage.yaml",
+        "states: [SUBMITTED, RUNNING, FAILING, PENDING_RERUN, SUCCEEDING, COMPLETED]",
+        "states: [SUBMITTED, RUNNING, SUCCEEDING, COMPLETED]",
+        &["app default/spark-pi-resilient-", "entered FAILING (from RUNNING): driver container failed with ExitCode: 11"],
+    ),
+    ("coredns-misconfig.yaml", "within: 3m", "within: 5s", &["app default/spark-pi-resilient-", "after coredns-misconfig was healed"]),
+    ("operator-outage.yaml", "within: 1m", "within: 1s", &["app default/", "after operator-down was healed"]),
+    (
+        "webhook-down-fail.yaml",
+        "{apps: refused, rejected: true}",
+        "{apps: refused, state: COMPLETED}",
+        &["app default/refused", "never created: the API server rejected it", "failed calling webhook"],
+    ),
+    (
+        "webhook-down-ignore.yaml",
+        "    - tolerations-respected",
+        "    - tolerations-respected\n    - executors-only-on: spark-executor",
+        &["-exec-", "(allowed: spark-executor)"],
+    ),
+    (
+        "node-loss-driver.yaml",
+        "{apps: all, state: FAILED}",
+        "{apps: all, state: COMPLETED}",
+        &["app default/spark-pi-", "ended FAILED", "DeletionByPodGC"],
+    ),
+    ("spot-interruption.yaml", "max: 15m", "max: 1m", &["app-turnaround max <= 1m", "observed"]),
+    (
+        "pod-kill.yaml",
+        "{apps: exec-victim, reached: RUNNING}",
+        "{apps: exec-victim, reached: FAILING}",
+        &["app default/exec-victim", "never FAILING; states: NEW → SUBMITTED → RUNNING"],
+    ),
+    (
+        "minio-outage.yaml",
+        "states: [SUBMITTED, RUNNING, FAILING, PENDING_RERUN, SUCCEEDING, COMPLETED]",
+        "states: [SUBMITTED, RUNNING, SUCCEEDING, COMPLETED]",
+        &["app default/etl-", "entered FAILING", "ExitCode: 1"],
+    ),
+    (
+        "registry-outage.yaml",
+        "{pods: drivers, saw: ImagePullBackOff}",
+        "{pods: drivers, saw: ImagePullBackOff, count: 9}",
+        &["pod default/spark-pi-", "ImagePullBackOff"],
+    ),
+    (
+        "network-partition.yaml",
+        "saw: \"heartbeat timed out\"}",
+        "saw: \"heartbeat timed out\", count: 5}",
+        &["pod default/spark-pi-", "executor heartbeat timed out"],
+    ),
+    (
+        "e2e-fail-submission.yaml",
+        "{apps: all, state: FAILED}",
+        "{apps: all, state: COMPLETED}",
+        &["app default/fail-submission", "serviceaccount \\\"non-existent\\\" not found"],
+    ),
+    (
+        "e2e-fail-application.yaml",
+        "{apps: all, state: FAILED}",
+        "{apps: all, state: COMPLETED}",
+        &["app default/fail-application", "NoSuchFileException: /non-existent.jar"],
+    ),
+    ("dynamic-allocation.yaml", "max: 2m}", "max: 10s}", &["time-to-all-executors max <= 10s", "observed"]),
+    (
+        "suspend-and-edit.yaml",
+        "{apps: edited, reached: INVALIDATING}",
+        "{apps: suspended, reached: INVALIDATING}",
+        &["app default/suspended", "never INVALIDATING"],
+    ),
+];
+
+#[test]
+fn every_scenario_is_covered_by_a_failing_variant() {
+    let mut files: Vec<String> =
+        std::fs::read_dir(root().join("scenarios")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    files.sort();
+    let covered: Vec<&str> = CASES.iter().map(|c| c.0).collect();
+    for f in &files {
+        assert!(covered.contains(&f.as_str()), "scenarios/{f} has no failing-variant case in tests/scenarios.rs");
+    }
+}
+
+#[test]
+fn every_scenario_passes() {
+    for (file, ..) in CASES {
+        let (code, out, err) = run(&["run", &format!("scenarios/{file}"), "--color", "never"]);
+        assert_eq!(code, 0, "scenarios/{file}\n{out}{err}");
+    }
+}
+
+#[test]
+fn every_scenario_can_fail_with_evidence() {
+    let dir = scratch("altered");
+    for (file, from, to, evidence) in CASES {
+        let path = variant(&dir, file, |s| s.replace(from, to));
+        let (code, out, err) = run(&["run", path.to_str().unwrap(), "--color", "never"]);
+        assert_eq!(code, 1, "altered {file} must fail\n{out}{err}");
+        let failed: String =
+            out.lines().skip_while(|l| !l.contains('✗')).take_while(|l| !l.starts_with("  latency")).collect::<Vec<_>>().join("\n");
+        for e in *evidence {
+            let e = e.replace("\\\"", "\"");
+            assert!(failed.contains(&e), "altered {file}: evidence should mention {e:?}\n{failed}");
+        }
+    }
+}
+
+fn trace_of(scenario: &str) -> Vec<Record> {
+    let dir = scratch(&format!("trace-{scenario}"));
+    let t = dir.join("t.jsonl");
+    let (code, out, _) = run(&["run", &format!("scenarios/{scenario}"), "--quiet", "--trace", t.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::read_to_string(t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn states(trace: &[Record]) -> Vec<(AppState, u32, u32, String)> {
+    trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AppState { state, submission_attempts, execution_attempts, message, .. } => {
+                Some((*state, *submission_attempts, *execution_attempts, message.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Upstream `sparkapplication_test.go` "fail-submission": FAILED, errorMessage contains
+/// "failed to run spark-submit", submissionAttempts == 4, intermediate states ⊂ {"",
+/// SUBMISSION_FAILED}, no driver pod.
+#[test]
+fn golden_fail_submission_ends_failed_after_four_submissions() {
+    let trace = trace_of("e2e-fail-submission.yaml");
+    let s = states(&trace);
+    let (last, attempts, _, msg) = s.last().unwrap().clone();
+    assert_eq!(last, AppState::Failed);
+    assert_eq!(attempts, 4);
+    assert!(msg.contains("failed to run spark-submit"), "{msg}");
+    assert!(s[..s.len() - 1].iter().all(|(st, ..)| *st == AppState::SubmissionFailed), "{s:?}");
+    assert_eq!(s.iter().filter(|(st, ..)| *st == AppState::SubmissionFailed).count(), 4);
+    assert!(
+        !trace.iter().any(|r| matches!(&r.event, Event::PodCreated { pod, .. } if pod.starts_with("default/"))),
+        "no driver pod is ever created"
+    );
+}
+
+/// Upstream "application-fails": FAILED, "driver container failed", executionAttempts == 4,
+/// intermediate states ⊂ {"", SUBMITTED, RUNNING, FAILING, PENDING_RERUN}, NoSuchFileException.
+#[test]
+fn golden_fail_application_ends_failed_after_four_runs() {
+    let trace = trace_of("e2e-fail-application.yaml");
+    let s = states(&trace);
+    let (last, _, executions, msg) = s.last().unwrap().clone();
+    assert_eq!(last, AppState::Failed);
+    assert_eq!(executions, 4);
+    assert!(msg.contains("driver container failed"), "{msg}");
+    let allowed = [AppState::Submitted, AppState::Running, AppState::Failing, AppState::PendingRerun];
+    assert!(s[..s.len() - 1].iter().all(|(st, ..)| allowed.contains(st)), "{s:?}");
+    let drivers: Vec<&str> = trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::PodTerminated { pod, message, .. } if pod.ends_with("-driver") => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drivers.len(), 4);
+    assert!(drivers.iter().all(|m| m.contains("java.nio.file.NoSuchFileException: /non-existent.jar")), "{drivers:?}");
+}
+
+/// The retry maths of §1.3: linear backoff interval × submissionAttempts from the last attempt.
+#[test]
+fn golden_rerun_backoff_is_linear_in_submission_attempts() {
+    let trace = trace_of("coredns-outage.yaml");
+    let app = "default/spark-pi-resilient-1";
+    let submitted: Vec<u64> = trace
+        .iter()
+        .filter(|r| matches!(&r.event, Event::AppState { app: a, state: AppState::Submitted, .. } if a == app))
+        .map(|r| r.t.as_ms())
+        .collect();
+    // spark-pi-resilient: onFailureRetryInterval 20s; each resubmission happens once
+    // 20s × attempts has passed since the previous attempt started (3s spark-submit before
+    // SUBMITTED). Attempt n+1 starts at max(failure, start_n + 20s × n).
+    for w in submitted.windows(2).skip(1) {
+        let (prev_start, next_start) = (w[0] - 3000, w[1] - 3000);
+        let n = submitted.iter().position(|t| *t == w[0]).unwrap() as u64 + 1;
+        assert!(next_start >= prev_start + 20_000 * n, "attempt {} started at {next_start}, before {prev_start} + 20s × {n}", n + 1);
+    }
+    assert!(submitted.len() >= 4, "{submitted:?}");
+}
