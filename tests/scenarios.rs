@@ -211,3 +211,34 @@ fn golden_rerun_backoff_is_linear_in_submission_attempts() {
     }
     assert!(submitted.len() >= 4, "{submitted:?}");
 }
+
+/// Node lifecycle timings in the node-loss trace, from reference/kube-scheduler.md §5:
+/// leases renewed every 10 s from registration (t=0), NotReady at the first 5 s monitor pass
+/// after last renewal + grace (50 s from 1.32, 40 s before), NoExecute taints 10 s apart (0.1
+/// nodes/s), evictions 300 s later (default tolerationSeconds), PodGC at the next 20 s pass after
+/// the Node deletion + 40 s quarantine.
+#[test]
+fn golden_node_lifecycle_timings() {
+    for (minor, grace) in [("1.34", 50_000u64), ("1.31", 40_000)] {
+        let dir = scratch(&format!("node-loss-{minor}"));
+        let path = variant(&dir, "node-loss-driver.yaml", |s| s.replace("stack:\n", &format!("stack:\n  kubernetes: {{version: \"{minor}\"}}\n")));
+        let t = dir.join("t.jsonl");
+        let (code, out, _) = run(&["run", path.to_str().unwrap(), "--quiet", "--trace", t.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        let trace: Vec<Record> = std::fs::read_to_string(t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let at = |f: &dyn Fn(&Event) -> bool| trace.iter().filter(|r| f(&r.event)).map(|r| r.t.as_ms()).collect::<Vec<u64>>();
+        let lost = at(&|e| matches!(e, Event::FaultInjected { .. }))[0];
+        let last_renew = lost - lost % 10_000;
+        let not_ready = (last_renew + grace).div_ceil(5_000) * 5_000;
+        let nr = at(&|e| matches!(e, Event::NodeNotReady { node, .. } if node.starts_with("spark-driver-")));
+        assert_eq!(nr, vec![not_ready, not_ready], "{minor}: NotReady times");
+        let noexec = at(&|e| matches!(e, Event::NodeTaints { node, taints } if node.starts_with("spark-driver-") && taints.iter().any(|t| t.effect == sparkrig_model::kube::TaintEffect::NoExecute)));
+        assert_eq!(noexec, vec![not_ready, not_ready + 10_000], "{minor}: NoExecute taints, one node per 10 s");
+        let mut evicted = at(&|e| matches!(e, Event::PodTerminating { pod, reason } if pod.ends_with("-driver") && reason.contains("NoExecute")));
+        evicted.sort();
+        assert_eq!(evicted, vec![not_ready + 300_000, not_ready + 310_000], "{minor}: evictions after tolerationSeconds 300");
+        let deleted = lost + 15 * 60_000;
+        let gc = at(&|e| matches!(e, Event::PodTerminated { reason, .. } if reason == "DeletionByPodGC"));
+        assert_eq!(gc.first().copied(), Some(deleted.div_ceil(20_000) * 20_000 + 40_000), "{minor}: PodGC");
+    }
+}
