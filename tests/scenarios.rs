@@ -221,7 +221,8 @@ fn golden_rerun_backoff_is_linear_in_submission_attempts() {
 fn golden_node_lifecycle_timings() {
     for (minor, grace) in [("1.34", 50_000u64), ("1.31", 40_000)] {
         let dir = scratch(&format!("node-loss-{minor}"));
-        let path = variant(&dir, "node-loss-driver.yaml", |s| s.replace("stack:\n", &format!("stack:\n  kubernetes: {{version: \"{minor}\"}}\n")));
+        let path =
+            variant(&dir, "node-loss-driver.yaml", |s| s.replace("stack:\n", &format!("stack:\n  kubernetes: {{version: \"{minor}\"}}\n")));
         let t = dir.join("t.jsonl");
         let (code, out, _) = run(&["run", path.to_str().unwrap(), "--quiet", "--trace", t.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}");
@@ -232,9 +233,12 @@ fn golden_node_lifecycle_timings() {
         let not_ready = (last_renew + grace).div_ceil(5_000) * 5_000;
         let nr = at(&|e| matches!(e, Event::NodeNotReady { node, .. } if node.starts_with("spark-driver-")));
         assert_eq!(nr, vec![not_ready, not_ready], "{minor}: NotReady times");
-        let noexec = at(&|e| matches!(e, Event::NodeTaints { node, taints } if node.starts_with("spark-driver-") && taints.iter().any(|t| t.effect == sparkrig_model::kube::TaintEffect::NoExecute)));
+        let noexec = at(
+            &|e| matches!(e, Event::NodeTaints { node, taints } if node.starts_with("spark-driver-") && taints.iter().any(|t| t.effect == sparkrig_model::kube::TaintEffect::NoExecute)),
+        );
         assert_eq!(noexec, vec![not_ready, not_ready + 10_000], "{minor}: NoExecute taints, one node per 10 s");
-        let mut evicted = at(&|e| matches!(e, Event::PodTerminating { pod, reason } if pod.ends_with("-driver") && reason.contains("NoExecute")));
+        let mut evicted =
+            at(&|e| matches!(e, Event::PodTerminating { pod, reason } if pod.ends_with("-driver") && reason.contains("NoExecute")));
         evicted.sort();
         assert_eq!(evicted, vec![not_ready + 300_000, not_ready + 310_000], "{minor}: evictions after tolerationSeconds 300");
         let deleted = lost + 15 * 60_000;

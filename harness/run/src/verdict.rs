@@ -326,12 +326,16 @@ impl Evaluator {
             |detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(pod.to_string()), node: Some(node.to_string()), detail };
         for c in &mut self.checks {
             match &c.expectation {
-                Expectation::OnlyOn { role, groups } if p.role == Some(*role) && !groups.contains(&n.group) => c.violate(ev(format!(
-                    "{} scheduled on {node} in nodegroup {} (allowed: {})",
-                    role.as_str(),
-                    n.group,
-                    groups.join(", ")
-                ))),
+                Expectation::OnlyOn { role, groups, apps }
+                    if p.role == Some(*role) && !groups.contains(&n.group) && p.app.as_ref().is_some_and(|a| apps.matches(a)) =>
+                {
+                    c.violate(ev(format!(
+                        "{} scheduled on {node} in nodegroup {} (allowed: {})",
+                        role.as_str(),
+                        n.group,
+                        groups.join(", ")
+                    )))
+                }
                 Expectation::DriversNeverOnInterruptible if p.role == Some(SparkRole::Driver) && n.interruptible => {
                     c.violate(ev(format!("driver scheduled on interruptible node {node} (nodegroup {})", n.group)))
                 }

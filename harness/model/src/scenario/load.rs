@@ -657,16 +657,19 @@ impl Cx<'_> {
         for (i, inv) in raw.invariants.iter().enumerate() {
             let path = format!("expect.invariants[{i}]");
             match inv {
-                RawInvariant::ExecutorsOnlyOn(g) | RawInvariant::DriversOnlyOn(g) => {
+                RawInvariant::ExecutorsOnlyOn(spec) | RawInvariant::DriversOnlyOn(spec) => {
                     let role = if matches!(inv, RawInvariant::ExecutorsOnlyOn(_)) { SparkRole::Executor } else { SparkRole::Driver };
                     let key = format!("{path}.{}s-only-on", role.as_str());
-                    let groups = g.to_vec();
+                    let (groups, apps) = match spec {
+                        RawOnlyOn::Groups(g) => (g.to_vec(), AppSel::All),
+                        RawOnlyOn::Scoped(s) => (s.nodegroups.to_vec(), self.app_sel(&format!("{key}.apps"), Some(&s.apps))),
+                    };
                     for name in &groups {
                         if topology.group(name).is_none() {
                             self.errs.push(topology.unknown_group(self.src, &key, name));
                         }
                     }
-                    out.push(Expectation::OnlyOn { role, groups });
+                    out.push(Expectation::OnlyOn { role, groups, apps });
                 }
                 RawInvariant::DriversNeverOnInterruptible => out.push(Expectation::DriversNeverOnInterruptible),
                 RawInvariant::TolerationsRespected => out.push(Expectation::TolerationsRespected),

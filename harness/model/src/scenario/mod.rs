@@ -302,12 +302,14 @@ pub struct Placement {
 /// An expectation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expectation {
-    /// Pods of a role are only ever bound to these groups.
+    /// Pods of a role (of the selected apps) are only ever bound to these groups.
     OnlyOn {
         /// Role.
         role: SparkRole,
         /// Groups.
         groups: Vec<String>,
+        /// Apps.
+        apps: AppSel,
     },
     /// No driver on an interruptible node.
     DriversNeverOnInterruptible,
@@ -438,7 +440,8 @@ impl Expectation {
     /// Short label for reports and JUnit test names.
     pub fn label(&self) -> String {
         match self {
-            Expectation::OnlyOn { role, groups } => format!("{}s-only-on: {}", role.as_str(), groups.join(", ")),
+            Expectation::OnlyOn { role, groups, apps: AppSel::All } => format!("{}s-only-on: {}", role.as_str(), groups.join(", ")),
+            Expectation::OnlyOn { role, groups, apps } => format!("{}s of apps {apps} only on: {}", role.as_str(), groups.join(", ")),
             Expectation::DriversNeverOnInterruptible => "drivers-never-on-interruptible".into(),
             Expectation::TolerationsRespected => "tolerations-respected".into(),
             Expectation::LegalTransitions => "legal-transitions".into(),

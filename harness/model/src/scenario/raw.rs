@@ -444,9 +444,9 @@ pub struct RawStatesWithin {
 #[serde(rename_all = "kebab-case")]
 pub enum RawInvariant {
     /// Executors are only ever bound to these nodegroups.
-    ExecutorsOnlyOn(OneOrMany),
+    ExecutorsOnlyOn(RawOnlyOn),
     /// Drivers are only ever bound to these nodegroups.
-    DriversOnlyOn(OneOrMany),
+    DriversOnlyOn(RawOnlyOn),
     /// No driver on spot capacity.
     DriversNeverOnInterruptible,
     /// No pod bound to a node with a NoSchedule/NoExecute taint it does not tolerate.
@@ -455,6 +455,47 @@ pub enum RawInvariant {
     LegalTransitions,
     /// Apps only ever are in these states.
     StatesWithin(RawStatesWithin),
+}
+
+/// `executors-only-on: spark-executor`, a list, or `{nodegroups: [...], apps: "etl-*"}`.
+#[derive(Debug, Clone)]
+pub enum RawOnlyOn {
+    /// Groups, for every app.
+    Groups(OneOrMany),
+    /// Groups for some apps.
+    Scoped(RawScopedOnlyOn),
+}
+
+/// The map form of `executors-only-on` / `drivers-only-on`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScopedOnlyOn {
+    /// Groups.
+    pub nodegroups: OneOrMany,
+    /// Apps.
+    pub apps: String,
+}
+
+impl<'de> Deserialize<'de> for RawOnlyOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawOnlyOn;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a nodegroup, a list of nodegroups, or {nodegroups, apps}")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(RawOnlyOn::Groups(OneOrMany::One(s.to_string())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(|v| RawOnlyOn::Groups(OneOrMany::Many(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawScopedOnlyOn::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawOnlyOn::Scoped)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A name or a list of names.
