@@ -92,6 +92,20 @@ const DEFAULT_COREDNS_REPLICAS: u32 = 2;
 /// Default Kubernetes minor when the scenario does not say (kind v0.32 ships 1.36; the
 /// operator's CI matrix tops out at 1.35; 1.34 is the newest the scheduler notes cover fully).
 const DEFAULT_KUBERNETES_MINOR: u32 = 34;
+/// Cluster Autoscaler defaults (reference/kube-scheduler.md §7.1, CA FAQ flag table):
+/// `--scan-interval` 10s, `--scale-down-unneeded-time` 10m, `--scale-down-delay-after-add` 10m,
+/// `--scale-down-utilization-threshold` 0.5, expander least-waste since CA 1.33.
+const CA_SCAN_INTERVAL: Dur = Dur::secs(10);
+const CA_UNNEEDED_TIME: Dur = Dur::mins(10);
+const CA_DELAY_AFTER_ADD: Dur = Dur::mins(10);
+const CA_UTILIZATION_PERCENT: u32 = 50;
+/// Node provisioning is cloud-dependent (§7.1): 90 s from the scale-up to the node registering
+/// is a typical EC2 boot plus kubelet registration (inference; set `provisioning` per group).
+const DEFAULT_PROVISIONING: Dur = Dur::secs(90);
+/// Registered → Ready (kubelet status, CNI): about 10 s (inference).
+const DEFAULT_NODE_READY: Dur = Dur::secs(10);
+/// A guard against runaway patterns.
+const MAX_ARRIVALS: usize = 1_000_000;
 /// Tasks per executor core when a workload does not say.
 const DEFAULT_TASKS_PER_CORE: u32 = 20;
 
@@ -125,11 +139,35 @@ impl Cx<'_> {
             let path = format!("workload[{i}]");
             let Some(t) = self.template(&path, &w.app, w.work.as_ref(), &stack) else { continue };
             let prefix = w.name.clone().unwrap_or_else(|| templates_name(&t));
-            let count = w.count.unwrap_or(1);
-            let start = w.at.unwrap_or(Dur::ZERO);
-            let every = w.every.unwrap_or(Dur::ZERO);
-            for (n, name) in self.instance_names(&path, &prefix, count, &mut names).into_iter().enumerate() {
-                arrivals.push(Arrival { at: Time::ZERO + start + every.times(n as u64), template: templates.len(), name });
+            let times = match &w.arrival {
+                Some(a) => {
+                    if w.count.is_some() || w.at.is_some() || w.every.is_some() {
+                        self.err(&format!("{path}.arrival"), "`arrival` replaces `count`, `at` and `every`; use one or the other", None);
+                    }
+                    self.arrival_times(
+                        &format!("{path}.arrival"),
+                        a,
+                        seed.or(raw.seed).unwrap_or(1) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    )
+                }
+                None => {
+                    let (start, every) = (w.at.unwrap_or(Dur::ZERO), w.every.unwrap_or(Dur::ZERO));
+                    (0..w.count.unwrap_or(1)).map(|n| start + every.times(u64::from(n))).collect()
+                }
+            };
+            let names = if times.is_empty() {
+                self.err(
+                    &format!("{path}.arrival"),
+                    "this arrival pattern produces no apps",
+                    Some("widen the window or raise the rate".into()),
+                );
+                vec![]
+            } else {
+                // Patterns always number their apps, even a single one.
+                self.instance_names(&path, &prefix, times.len() as u32, w.arrival.is_some(), &mut names)
+            };
+            for (at, name) in times.into_iter().zip(names) {
+                arrivals.push(Arrival { at: Time::ZERO + at, template: templates.len(), name });
             }
             templates.push(t);
         }
@@ -175,7 +213,7 @@ impl Cx<'_> {
                     let p = format!("{path}.submit");
                     let Some(t) = self.template(&p, &sub.app, sub.work.as_ref(), &stack) else { continue };
                     let prefix = sub.name.clone().unwrap_or_else(|| templates_name(&t));
-                    let names = self.instance_names(&p, &prefix, sub.count.unwrap_or(1), &mut names);
+                    let names = self.instance_names(&p, &prefix, sub.count.unwrap_or(1), false, &mut names);
                     steps.push(Step::Submit { template: templates.len(), names });
                     templates.push(t);
                 }
@@ -226,12 +264,13 @@ impl Cx<'_> {
         })
     }
 
-    fn instance_names(&mut self, path: &str, prefix: &str, count: u32, seen: &mut BTreeSet<String>) -> Vec<String> {
+    fn instance_names(&mut self, path: &str, prefix: &str, count: u32, numbered: bool, seen: &mut BTreeSet<String>) -> Vec<String> {
         if count == 0 {
             self.err(&format!("{path}.count"), "count must be at least 1", None);
             return vec![];
         }
-        let names: Vec<String> = if count == 1 { vec![prefix.to_string()] } else { (1..=count).map(|n| format!("{prefix}-{n}")).collect() };
+        let names: Vec<String> =
+            if count == 1 && !numbered { vec![prefix.to_string()] } else { (1..=count).map(|n| format!("{prefix}-{n}")).collect() };
         for n in &names {
             if !is_dns_1035(n) {
                 self.err(
@@ -251,6 +290,78 @@ impl Cx<'_> {
             }
         }
         names
+    }
+
+    /// Arrival offsets of a pattern, seeded.
+    fn arrival_times(&mut self, path: &str, a: &RawArrival, seed: u64) -> Vec<Dur> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut out = Vec::new();
+        // A Poisson process: exponential gaps of mean 1/λ, drawn from the scenario's seed.
+        let poisson = |from: Dur, until: Dur, per_hour: f64, out: &mut Vec<Dur>, rng: &mut rand_chacha::ChaCha8Rng| {
+            let mean_ms = 3_600_000.0 / per_hour;
+            let mut t = from.as_ms() as f64;
+            loop {
+                let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+                t += -u.ln() * mean_ms;
+                if t >= until.as_ms() as f64 || out.len() >= MAX_ARRIVALS {
+                    break;
+                }
+                out.push(Dur::ms(t as u64));
+            }
+        };
+        let window_ok = |cx: &mut Self, p: &str, from: Dur, until: Dur| {
+            if until <= from {
+                cx.err(p, format!("`until` ({until}) must be after `from` ({from})"), None);
+                false
+            } else {
+                true
+            }
+        };
+        let rate_ok = |cx: &mut Self, p: &str, r: f64| {
+            if !(r.is_finite() && r > 0.0) {
+                cx.err(p, "`perHour` must be a positive number", None);
+                false
+            } else {
+                true
+            }
+        };
+        match a {
+            RawArrival::Burst(b) => out.extend(std::iter::repeat_n(b.at, b.count as usize)),
+            RawArrival::Rate(r) => {
+                let from = r.from.unwrap_or(Dur::ZERO);
+                if r.every == Dur::ZERO {
+                    self.err(&format!("{path}.rate.every"), "`every` must be more than 0s", None);
+                } else if window_ok(self, &format!("{path}.rate.until"), from, r.until) {
+                    let mut t = from;
+                    while t < r.until && out.len() < MAX_ARRIVALS {
+                        out.push(t);
+                        t = t + r.every;
+                    }
+                }
+            }
+            RawArrival::Poisson(p) => {
+                let from = p.from.unwrap_or(Dur::ZERO);
+                if rate_ok(self, &format!("{path}.poisson.perHour"), p.per_hour)
+                    && window_ok(self, &format!("{path}.poisson.until"), from, p.until)
+                {
+                    poisson(from, p.until, p.per_hour, &mut out, &mut rng);
+                }
+            }
+            RawArrival::Schedule(windows) => {
+                for (k, w) in windows.iter().enumerate() {
+                    let wp = format!("{path}.schedule[{k}]");
+                    if rate_ok(self, &format!("{wp}.perHour"), w.per_hour) && window_ok(self, &format!("{wp}.until"), w.from, w.until) {
+                        poisson(w.from, w.until, w.per_hour, &mut out, &mut rng);
+                    }
+                }
+                out.sort();
+            }
+        }
+        if out.len() >= MAX_ARRIVALS {
+            self.err(path, format!("more than {MAX_ARRIVALS} arrivals"), Some("lower the rate or shorten the window".into()));
+        }
+        out
     }
 
     fn topology(&mut self, r: &RawTopologyRef) -> Option<Topology> {
@@ -351,7 +462,30 @@ impl Cx<'_> {
             history_server: self.component("stack.historyServer", raw.history_server.as_ref(), topology, 1, Placement::default()),
             scheduler_qps: raw.scheduler.as_ref().and_then(|s| s.qps).unwrap_or(DEFAULT_SCHEDULER_QPS).max(1),
             scheduler_burst: raw.scheduler.as_ref().and_then(|s| s.burst).unwrap_or(DEFAULT_SCHEDULER_BURST).max(1),
+            autoscaler: self.autoscaler(raw.autoscaler.as_ref(), topology),
         }
+    }
+
+    fn autoscaler(&mut self, raw: Option<&RawAutoscaler>, topology: &Topology) -> Option<Autoscaler> {
+        let enabled = raw.and_then(|a| a.enabled).unwrap_or_else(|| topology.groups.iter().any(|g| g.autoscaled()));
+        if !enabled {
+            return None;
+        }
+        let r = raw.cloned().unwrap_or_default();
+        let threshold = r.scale_down_utilization_threshold.unwrap_or(f64::from(CA_UTILIZATION_PERCENT) / 100.0);
+        if !(0.0..=1.0).contains(&threshold) {
+            self.err("stack.autoscaler.scaleDownUtilizationThreshold", "a fraction between 0 and 1", None);
+        }
+        Some(Autoscaler {
+            scan_interval: r.scan_interval.unwrap_or(CA_SCAN_INTERVAL).max(Dur::secs(1)),
+            expander: r.expander.unwrap_or(Expander::LeastWaste),
+            scale_down: r.scale_down.unwrap_or(true),
+            unneeded_time: r.scale_down_unneeded_time.unwrap_or(CA_UNNEEDED_TIME),
+            delay_after_add: r.scale_down_delay_after_add.unwrap_or(CA_DELAY_AFTER_ADD),
+            utilization_percent: (threshold * 100.0).round() as u32,
+            provisioning: r.provisioning.unwrap_or(DEFAULT_PROVISIONING),
+            node_ready: r.node_ready.unwrap_or(DEFAULT_NODE_READY),
+        })
     }
 
     fn template(&mut self, path: &str, rel: &str, work: Option<&RawWork>, stack: &Stack) -> Option<AppTemplate> {

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 pub use load::{Files, load, load_str, merge_patch};
-pub use raw::FailurePolicy;
+pub use raw::{Expander, FailurePolicy};
 pub use select::{AppSel, PodSel, glob_match};
 
 use crate::appstate::AppState;
@@ -252,6 +252,29 @@ pub struct Stack {
     pub scheduler_qps: u32,
     /// kube-scheduler client burst.
     pub scheduler_burst: u32,
+    /// Cluster Autoscaler (None when not deployed).
+    pub autoscaler: Option<Autoscaler>,
+}
+
+/// The Cluster Autoscaler as deployed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Autoscaler {
+    /// Loop period.
+    pub scan_interval: Dur,
+    /// Expander.
+    pub expander: raw::Expander,
+    /// Scale-down enabled.
+    pub scale_down: bool,
+    /// A node must be unneeded this long.
+    pub unneeded_time: Dur,
+    /// No scale-down this long after a scale-up.
+    pub delay_after_add: Dur,
+    /// Below this utilization (percent) a node may be unneeded.
+    pub utilization_percent: u32,
+    /// Default provisioning time (scale-up → registered).
+    pub provisioning: Dur,
+    /// Registered → Ready.
+    pub node_ready: Dur,
 }
 
 /// The Spark Operator as deployed.

@@ -106,6 +106,56 @@ pub struct RawStack {
     /// kube-scheduler client budget.
     #[serde(default)]
     pub scheduler: Option<RawScheduler>,
+    /// Cluster Autoscaler.
+    #[serde(default)]
+    pub autoscaler: Option<RawAutoscaler>,
+}
+
+/// `stack.autoscaler` (Cluster Autoscaler flags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAutoscaler {
+    /// Deployed (default: when a nodegroup has max > min).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `--scan-interval`.
+    #[serde(default)]
+    pub scan_interval: Option<Dur>,
+    /// `--expander`.
+    #[serde(default)]
+    pub expander: Option<Expander>,
+    /// `--scale-down-enabled`.
+    #[serde(default)]
+    pub scale_down: Option<bool>,
+    /// `--scale-down-unneeded-time`.
+    #[serde(default)]
+    pub scale_down_unneeded_time: Option<Dur>,
+    /// `--scale-down-delay-after-add`.
+    #[serde(default)]
+    pub scale_down_delay_after_add: Option<Dur>,
+    /// `--scale-down-utilization-threshold`.
+    #[serde(default)]
+    pub scale_down_utilization_threshold: Option<f64>,
+    /// Time from a scale-up until the node registers, for groups that do not set `provisioning`.
+    #[serde(default)]
+    pub provisioning: Option<Dur>,
+    /// Time from registration until the node is Ready.
+    #[serde(default)]
+    pub node_ready: Option<Dur>,
+}
+
+/// `--expander`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expander {
+    /// Least idle CPU and memory after the scale-up (default since CA 1.33).
+    LeastWaste,
+    /// Uniformly random among the options (default up to CA 1.32).
+    Random,
+    /// The option that schedules the most pods.
+    MostPods,
+    /// The option with the fewest nodes.
+    LeastNodes,
 }
 
 /// `stack.kubernetes`.
@@ -243,6 +293,71 @@ pub struct RawWorkload {
     /// What each app computes (simulator).
     #[serde(default)]
     pub work: Option<RawWork>,
+    /// An arrival pattern (instead of `count`/`at`/`every`).
+    #[serde(default)]
+    pub arrival: Option<RawArrival>,
+}
+
+/// When instances of a workload entry arrive.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawArrival {
+    /// `count` apps at once.
+    Burst(RawBurst),
+    /// One app every `every`, from `from` until `until`.
+    Rate(RawRate),
+    /// A Poisson process of `perHour` apps, from `from` until `until` (seeded).
+    Poisson(RawPoisson),
+    /// Piecewise Poisson rates over the day, e.g. a quiet weekend then a Monday morning wave.
+    Schedule(Vec<RawWindow>),
+}
+
+/// `burst`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawBurst {
+    /// When.
+    pub at: Dur,
+    /// How many.
+    pub count: u32,
+}
+
+/// `rate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRate {
+    /// Spacing.
+    pub every: Dur,
+    /// Start (default 0s).
+    #[serde(default)]
+    pub from: Option<Dur>,
+    /// End (exclusive).
+    pub until: Dur,
+}
+
+/// `poisson`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPoisson {
+    /// Mean arrivals per hour.
+    pub per_hour: f64,
+    /// Start (default 0s).
+    #[serde(default)]
+    pub from: Option<Dur>,
+    /// End (exclusive).
+    pub until: Dur,
+}
+
+/// One window of a `schedule`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWindow {
+    /// Start.
+    pub from: Dur,
+    /// End (exclusive).
+    pub until: Dur,
+    /// Mean arrivals per hour in the window (Poisson).
+    pub per_hour: f64,
 }
 
 /// The work an app does: `tasks` tasks of `taskDuration` each, spread over executor cores.

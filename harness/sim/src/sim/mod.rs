@@ -13,6 +13,7 @@
 //! [`timeline`]. Handlers mutate state and schedule events; every observable change goes
 //! through [`Simulation::emit`] into the trace.
 
+mod autoscaler;
 mod components;
 mod driver;
 mod faults;
@@ -192,6 +193,11 @@ pub(crate) enum Ev {
     DnsConfig { broken: bool, epoch: u32 },
     // Leader election.
     LeaderTry,
+    // Cluster Autoscaler.
+    AutoscalerLoop,
+    NodeRegister { group: usize },
+    NodeBecomesReady { node: usize },
+    AutoscalerDelete { node: usize },
     // Component containers.
     ComponentRestart { pod: PodId, epoch: u32 },
     // Spark Operator.
@@ -280,6 +286,8 @@ pub struct Simulation {
     dns_config_ok: bool,
     /// The Spark Operator controller's leader election.
     lease: operator::Lease,
+    /// The Cluster Autoscaler.
+    autoscaler: autoscaler::Autoscaler,
 }
 
 impl Simulation {
@@ -320,6 +328,7 @@ impl Simulation {
             faults: faults::Faults::default(),
             dns_config_ok: true,
             lease: operator::Lease::default(),
+            autoscaler: autoscaler::Autoscaler::default(),
             plan,
         };
         sim.check_apps()?;
@@ -333,6 +342,7 @@ impl Simulation {
             sim.handle(e.ev);
         }
         sim.bootstrapping = false;
+        sim.start_autoscaler();
         sim.start_timeline();
         Ok(sim)
     }
@@ -384,6 +394,10 @@ impl Simulation {
             Ev::SpotTerminate { nodes } => self.spot_terminate(&nodes),
             Ev::DnsConfig { broken, epoch } => self.dns_config(broken, epoch),
             Ev::LeaderTry => self.leader_try(),
+            Ev::AutoscalerLoop => self.autoscaler_loop(),
+            Ev::NodeRegister { group } => self.node_register(group),
+            Ev::NodeBecomesReady { node } => self.node_becomes_ready(node),
+            Ev::AutoscalerDelete { node } => self.autoscaler_delete(node),
             Ev::ComponentRestart { pod, epoch } => self.component_restart(pod, epoch),
             Ev::Enqueue { app } => self.op_enqueue_now(app),
             Ev::SubmitDone { app, attempt, leader } => self.submit_done(app, attempt, leader),
@@ -656,21 +670,19 @@ impl Simulation {
         let plan = self.plan.clone();
         let g = &plan.topology.groups[group];
         let labels = g.node_labels(&plan.topology, name, zone);
-        let node = Node::new(
-            name,
-            group as u16,
-            &labels,
-            g.taints.clone(),
-            Res::new(g.cpu_millis, g.memory_bytes),
-            g.max_pods,
-            &mut self.interner,
-        );
+        // A registering node is tainted not-ready:NoSchedule until it reports Ready.
+        let mut taints = g.taints.clone();
+        if !ready {
+            taints.push(Simulation::not_ready_taint());
+        }
+        let node =
+            Node::new(name, group as u16, &labels, taints.clone(), Res::new(g.cpu_millis, g.memory_bytes), g.max_pods, &mut self.interner);
         self.emit(Event::NodeAdded {
             node: name.to_string(),
             group: g.name.clone(),
             interruptible: g.interruptible,
             labels,
-            taints: g.taints.clone(),
+            taints,
             cpu_millis: g.cpu_millis,
             memory_bytes: g.memory_bytes,
             pods: g.max_pods,
