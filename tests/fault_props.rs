@@ -1,17 +1,19 @@
 //! Property tests over random fault schedules on the data platform: apps only take the
 //! operator's legal transitions, no pod is ever bound to a node with an untolerated
 //! NoSchedule/NoExecute taint, every app ends terminal or is visibly blocked (a Pending pod with
-//! the scheduler's reason), and the same seed gives the same trace.
+//! the scheduler's reason), and the same seed gives the same trace. Along the way, wait
+//! conditions answer the same from the fast counters, the full scan, and the pruned view the
+//! simulator keeps.
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use proptest::prelude::*;
 use sparkrig_model::appstate::AppState;
 use sparkrig_model::kube::untolerated_taint;
-use sparkrig_model::scenario::{Files, Scenario, load_str};
+use sparkrig_model::scenario::{AppSel, Condition, Files, PodSel, Scenario, load_str};
 use sparkrig_model::trace::{Event, Record, TraceView};
 use sparkrig_sim::Simulation;
 
@@ -76,9 +78,29 @@ fn run(plan: &Scenario) -> Vec<Record> {
     out
 }
 
-fn check(trace: &[Record]) -> Result<(), String> {
+/// Wait conditions whose fast path ([`Condition::holds`]) must agree with [`Condition::check`].
+fn conditions() -> Vec<Condition> {
+    use sparkrig_model::appstate::AppState::*;
+    vec![
+        Condition::AppsIn { apps: AppSel::All, states: vec![Completed, Failed] },
+        Condition::AppsIn { apps: AppSel::All, states: vec![Running] },
+        Condition::AppsReached { apps: AppSel::All, state: Running },
+        Condition::AppsReached { apps: AppSel::parse("app0"), state: Submitted },
+        Condition::PodsIn { pods: PodSel::Executors, phase: "Running".into(), count: None },
+        Condition::PodsIn { pods: PodSel::Executors, phase: "Running".into(), count: Some(2) },
+        Condition::PodsIn { pods: PodSel::Drivers, phase: "Pending".into(), count: Some(1) },
+        Condition::PodsIn { pods: PodSel::All, phase: "Running".into(), count: Some(5) },
+        Condition::PodsIn { pods: PodSel::Spark, phase: "Succeeded".into(), count: None },
+    ]
+}
+
+fn check(trace: &[Record], apps: usize) -> Result<(), String> {
+    let expected: BTreeSet<String> = (0..apps).map(|i| format!("default/app{i}")).collect();
+    let conditions = conditions();
+    let mut current = TraceView::current_only();
     let mut view = TraceView::default();
     for r in trace {
+        current.apply(r);
         match &r.event {
             Event::AppState { app, state, .. } => {
                 let prev = view.apps.get(app).map_or(AppState::New, |a| a.state);
@@ -87,7 +109,7 @@ fn check(trace: &[Record]) -> Result<(), String> {
                 }
             }
             Event::PodScheduled { pod, node } => {
-                let (p, n) = (&view.pods[pod], &view.nodes[node]);
+                let (p, n) = (&view.pods[pod.as_str()], &view.nodes[node]);
                 if let Some(t) = untolerated_taint(&n.taints, &p.tolerations) {
                     return Err(format!("{} {pod} bound to {node} with untolerated {t}", r.t));
                 }
@@ -95,14 +117,20 @@ fn check(trace: &[Record]) -> Result<(), String> {
             _ => {}
         }
         view.apply(r);
+        for c in &conditions {
+            let (fast, full, pruned) = (c.holds(&current, &expected), c.check(&view, &expected), c.check(&current, &expected));
+            if fast != full.is_ok() || pruned.is_ok() != full.is_ok() {
+                return Err(format!("{} after {:?}: holds={fast}, check={full:?}, check on pruned view={pruned:?}", c, r));
+            }
+        }
     }
     // Every app is terminal, or something in the cluster is visibly blocked on scheduling.
     let stuck: Vec<&String> = view.apps.iter().filter(|(_, a)| !a.state.is_terminal()).map(|(k, _)| k).collect();
-    let blocked: BTreeMap<&String, &String> = view
+    let blocked: BTreeMap<&str, &str> = view
         .pods
         .iter()
         .filter(|(_, p)| p.is_pending() && p.deleted.is_none())
-        .filter_map(|(k, p)| p.unschedulable.as_ref().map(|(_, m)| (k, m)))
+        .filter_map(|(k, p)| p.unschedulable.as_ref().map(|(_, m)| (&**k, &**m)))
         .collect();
     if !stuck.is_empty() && blocked.is_empty() {
         return Err(format!("apps {stuck:?} are not terminal and nothing is blocked on scheduling"));
@@ -122,7 +150,7 @@ proptest! {
     ) {
         let plan = scenario(&apps, &faults, if ignore { "Ignore" } else { "Fail" }, seed);
         let trace = run(&plan);
-        if let Err(e) = check(&trace) {
+        if let Err(e) = check(&trace, apps.len()) {
             prop_assert!(false, "{e}");
         }
         prop_assert_eq!(&trace, &run(&plan));

@@ -92,6 +92,8 @@ const CASES: &[(&str, &str, &str, &[&str])] = &[
         "{apps: suspended, reached: INVALIDATING}",
         &["app default/suspended", "never INVALIDATING"],
     ),
+    // Without the quiet half hour after the wave the autoscaler has not yet removed the nodes.
+    ("monday-morning.yaml", "  - sleep: 30m\n", "", &["spark-executor final nodes <= 10", "node(s) at the end"]),
 ];
 
 #[test]

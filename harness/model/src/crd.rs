@@ -8,16 +8,49 @@
 //!   `kubectl apply --validate=strict` rejects them). sparkrig rejects them with a suggestion,
 //!   since a misspelt `tolerations` silently changes where pods land.
 //!
+//! The schema is read from `fixtures/crds/derived/sparkapplication-v1beta2.schema.json`: the
+//! CRD's v1beta2 `openAPIV3Schema` with `description`s removed (a fifth of the size, so loading it
+//! costs little memory). A test re-derives it from the vendored CRD and fails when they differ;
+//! `SPARKRIG_BLESS=1 cargo test -p sparkrig-model crd` rewrites it.
+//!
 //! Entry point: [`validate_spark_application`].
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde_json::Value;
 
 use crate::source::suggest;
 
-/// The vendored CRD (Apache-2.0, kubeflow/spark-operator v2.5.2).
-pub const SPARK_APPLICATION_CRD: &str = include_str!("../../../fixtures/crds/v2.5.2/sparkoperator.k8s.io_sparkapplications.yaml");
+/// The v1beta2 schema derived from the vendored CRD (Apache-2.0, kubeflow/spark-operator v2.5.2)
+/// by [`derive_schema`].
+const SCHEMA_JSON: &str = include_str!("../../../fixtures/crds/derived/sparkapplication-v1beta2.schema.json");
+
+/// The v1beta2 `openAPIV3Schema` of a SparkApplication CRD, without `description`s (they do not
+/// take part in validation).
+pub fn derive_schema(crd_yaml: &str) -> Result<Value, String> {
+    let crd: Value = serde_yaml::from_str(crd_yaml).map_err(|e| format!("CRD is not valid YAML: {e}"))?;
+    let mut schema = crd["spec"]["versions"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["name"] == "v1beta2"))
+        .map(|v| v["schema"]["openAPIV3Schema"].clone())
+        .ok_or("CRD does not serve v1beta2")?;
+    strip_descriptions(&mut schema);
+    Ok(schema)
+}
+
+fn strip_descriptions(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            // Only schema keywords: a property *named* `description` is under `properties`.
+            if map.get("description").is_some_and(Value::is_string) {
+                map.remove("description");
+            }
+            map.values_mut().for_each(strip_descriptions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+        _ => {}
+    }
+}
 
 /// One way a manifest breaks the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,18 +70,29 @@ struct Schema {
     validator: jsonschema::Validator,
 }
 
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let crd: Value = serde_yaml::from_str(SPARK_APPLICATION_CRD).expect("vendored CRD is valid YAML");
-        let root = crd["spec"]["versions"]
-            .as_array()
-            .and_then(|vs| vs.iter().find(|v| v["name"] == "v1beta2"))
-            .map(|v| v["schema"]["openAPIV3Schema"].clone())
-            .expect("vendored CRD serves v1beta2");
-        let validator = jsonschema::options().with_draft(jsonschema::Draft::Draft4).build(&root).expect("vendored CRD schema compiles");
-        Schema { root, validator }
-    })
+/// Keeps the compiled schema in memory while held, so a loader validating many manifests
+/// compiles it once. When the last holder is gone the schema is freed: a long simulation does
+/// not carry it.
+pub struct SchemaHold {
+    _schema: Arc<Schema>,
+}
+
+/// Compiles the schema (or shares the one already held) and keeps it until the hold drops.
+pub fn hold_schema() -> SchemaHold {
+    SchemaHold { _schema: schema() }
+}
+
+fn schema() -> Arc<Schema> {
+    static CACHE: Mutex<Weak<Schema>> = Mutex::new(Weak::new());
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(s) = cache.upgrade() {
+        return s;
+    }
+    let root: Value = serde_json::from_str(SCHEMA_JSON).expect("derived CRD schema is valid JSON");
+    let validator = jsonschema::options().with_draft(jsonschema::Draft::Draft4).build(&root).expect("vendored CRD schema compiles");
+    let s = Arc::new(Schema { root, validator });
+    *cache = Arc::downgrade(&s);
+    s
 }
 
 /// Every schema violation of a SparkApplication manifest (empty when valid).
@@ -144,6 +188,20 @@ mod tests {
                     "tolerations": [{"key": "purpose", "operator": "Equal", "value": "spark-executor", "effect": "NoSchedule"}]}
             }
         })
+    }
+
+    #[test]
+    fn derived_schema_matches_the_vendored_crd() {
+        let crd = include_str!("../../../fixtures/crds/v2.5.2/sparkoperator.k8s.io_sparkapplications.yaml");
+        let derived = derive_schema(crd).unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/crds/derived/sparkapplication-v1beta2.schema.json");
+        if std::env::var_os("SPARKRIG_BLESS").is_some() {
+            std::fs::write(path, serde_json::to_string(&derived).unwrap() + "\n").unwrap();
+        }
+        let checked_in: Value = serde_json::from_str(SCHEMA_JSON).unwrap();
+        assert!(checked_in == derived, "fixtures/crds/derived/sparkapplication-v1beta2.schema.json is stale; rerun with SPARKRIG_BLESS=1");
+        // Stripping only removed documentation: a property called `description` would survive.
+        assert!(derived["properties"]["spec"]["properties"]["executor"]["properties"].get("tolerations").is_some());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,8 +26,8 @@ pub struct SparkApplication {
     pub kind: String,
     /// Metadata.
     pub metadata: ObjectMeta,
-    /// Spec.
-    pub spec: SparkApplicationSpec,
+    /// Spec, shared between the apps generated from one manifest (copied on write).
+    pub spec: Arc<SparkApplicationSpec>,
     /// `status` and anything else.
     #[serde(flatten)]
     pub extra: Extra,
@@ -353,7 +354,9 @@ impl SparkApplication {
     pub fn renamed(&self, name: &str) -> SparkApplication {
         let mut app = self.clone();
         app.metadata.name = name.to_string();
-        app.spec.driver.pod_name = None;
+        if app.spec.driver.pod_name.is_some() {
+            Arc::make_mut(&mut app.spec).driver.pod_name = None;
+        }
         app
     }
 

@@ -4,8 +4,9 @@
 //! [`TraceView`], the fold of a trace into "what the cluster looks like now" that wait
 //! conditions and the verdict read. Pods and apps are named `namespace/name`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, BufRead, Write};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -347,33 +348,37 @@ pub struct NodeView {
     pub removed: Option<Time>,
 }
 
-/// A pod (its latest incarnation under that name) as the trace shows it.
+/// Shared text.
+pub type Text = Arc<str>;
+
+/// A pod (its latest incarnation under that name) as the trace shows it. Strings are shared
+/// with the view's interner, so thousands of executors cost little.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodView {
     /// Owning app.
-    pub app: Option<String>,
+    pub app: Option<Text>,
     /// Spark role.
     pub role: Option<SparkRole>,
     /// Platform component.
-    pub component: Option<String>,
+    pub component: Option<Text>,
     /// Tolerations.
-    pub tolerations: Vec<Toleration>,
+    pub tolerations: Arc<[Toleration]>,
     /// Created.
     pub created: Time,
     /// Bound.
-    pub scheduled: Option<(Time, String)>,
+    pub scheduled: Option<(Time, Text)>,
     /// Containers started.
     pub running: Option<Time>,
-    /// Last FailedScheduling message while Pending.
-    pub unschedulable: Option<(Time, String)>,
-    /// Last waiting reason.
-    pub waiting: Option<(Time, String, String)>,
+    /// Last FailedScheduling message, while the pod is unbound.
+    pub unschedulable: Option<(Time, Text)>,
+    /// Last waiting reason and message.
+    pub waiting: Option<(Time, Text, Text)>,
     /// Deletion requested.
-    pub terminating: Option<(Time, String)>,
+    pub terminating: Option<(Time, Text)>,
     /// Terminal phase, exit code, reason, message.
-    pub ended: Option<(Time, PodPhase, Option<i32>, String, String)>,
+    pub ended: Option<(Time, PodPhase, Option<i32>, Text, Text)>,
     /// Object gone.
-    pub deleted: Option<(Time, String)>,
+    pub deleted: Option<(Time, Text)>,
 }
 
 impl PodView {
@@ -394,7 +399,7 @@ impl PodView {
 
     /// The node it is bound to.
     pub fn node(&self) -> Option<&str> {
-        self.scheduled.as_ref().map(|(_, n)| n.as_str())
+        self.scheduled.as_ref().map(|(_, n)| &**n)
     }
 }
 
@@ -416,7 +421,7 @@ pub struct AppView {
     /// Execution attempts.
     pub execution_attempts: u32,
     /// Pods of this app, in creation order (`namespace/name`, repeated for recreated pods).
-    pub pods: Vec<String>,
+    pub pods: Vec<Text>,
 }
 
 impl AppView {
@@ -434,18 +439,76 @@ pub struct TraceView {
     /// Nodes by name.
     pub nodes: BTreeMap<String, NodeView>,
     /// Pods by `namespace/name`.
-    pub pods: BTreeMap<String, PodView>,
+    pub pods: BTreeMap<Text, PodView>,
     /// Apps by `namespace/name`.
     pub apps: BTreeMap<String, AppView>,
     /// Faults injected and not healed, with when.
     pub active_faults: BTreeMap<String, Time>,
     /// Apps whose creation the API server rejected, with when and why.
     pub rejected: BTreeMap<String, (Time, String)>,
+    /// Apps per current state.
+    pub app_states: BTreeMap<AppState, usize>,
+    /// Apps that have ever been in each state.
+    pub app_reached: BTreeMap<AppState, usize>,
+    /// Existing (not deleted) pods per (role, phase).
+    pub pod_phases: BTreeMap<(Option<SparkRole>, &'static str), usize>,
+    forget_deleted: bool,
+    strings: HashSet<Text>,
+    toleration_sets: HashMap<Vec<Toleration>, Arc<[Toleration]>>,
 }
 
 impl TraceView {
+    /// A view that drops pods once their object is deleted: enough for wait conditions, which
+    /// only look at existing pods, at a fraction of the memory on long runs. The verdict keeps
+    /// the full history (the default).
+    pub fn current_only() -> TraceView {
+        TraceView { forget_deleted: true, ..TraceView::default() }
+    }
+
+    /// Shares repeated text (node names, app names, reasons, messages).
+    fn intern(&mut self, s: &str) -> Text {
+        if let Some(t) = self.strings.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        self.strings.insert(t.clone());
+        t
+    }
+
+    fn intern_tolerations(&mut self, t: &[Toleration]) -> Arc<[Toleration]> {
+        if let Some(a) = self.toleration_sets.get(t) {
+            return a.clone();
+        }
+        let a: Arc<[Toleration]> = Arc::from(t);
+        self.toleration_sets.insert(t.to_vec(), a.clone());
+        a
+    }
+
     /// Applies one record.
     pub fn apply(&mut self, rec: &Record) {
+        let pod_key = match &rec.event {
+            Event::PodCreated { pod, .. }
+            | Event::PodRunning { pod }
+            | Event::PodTerminated { pod, .. }
+            | Event::PodDeleted { pod, .. } => Some(pod.as_str()),
+            _ => None,
+        };
+        let before = pod_key.and_then(|k| self.pods.get(k)).filter(|p| p.deleted.is_none()).map(|p| (p.role, p.phase()));
+        self.apply_inner(rec);
+        let after = pod_key.and_then(|k| self.pods.get(k)).filter(|p| p.deleted.is_none()).map(|p| (p.role, p.phase()));
+        if before != after {
+            if let Some(b) = before
+                && let Some(n) = self.pod_phases.get_mut(&b)
+            {
+                *n -= 1;
+            }
+            if let Some(a) = after {
+                *self.pod_phases.entry(a).or_default() += 1;
+            }
+        }
+    }
+
+    fn apply_inner(&mut self, rec: &Record) {
         let t = rec.t;
         self.now = t;
         match &rec.event {
@@ -473,16 +536,20 @@ impl TraceView {
                 n.ready = false;
             }),
             Event::PodCreated { pod, app, role, component, tolerations, .. } => {
-                if let Some(a) = app.as_ref().and_then(|a| self.apps.get_mut(a)) {
-                    a.pods.push(pod.clone());
+                let key: Text = Arc::from(pod.as_str());
+                let app = app.as_deref().map(|a| self.intern(a));
+                let component = component.as_deref().map(|c| self.intern(c));
+                let tolerations = self.intern_tolerations(tolerations);
+                if let Some(a) = app.as_deref().and_then(|a| self.apps.get_mut(a)) {
+                    a.pods.push(key.clone());
                 }
                 self.pods.insert(
-                    pod.clone(),
+                    key,
                     PodView {
-                        app: app.clone(),
+                        app,
                         role: *role,
-                        component: component.clone(),
-                        tolerations: tolerations.clone(),
+                        component,
+                        tolerations,
                         created: t,
                         scheduled: None,
                         running: None,
@@ -494,19 +561,47 @@ impl TraceView {
                     },
                 );
             }
-            Event::PodUnschedulable { pod, message } => self.pod(pod, |p| p.unschedulable = Some((t, message.clone()))),
-            Event::PodScheduled { pod, node } => self.pod(pod, |p| p.scheduled = Some((t, node.clone()))),
-            Event::PodWaiting { pod, reason, message } => self.pod(pod, |p| p.waiting = Some((t, reason.clone(), message.clone()))),
+            Event::PodUnschedulable { pod, message } => {
+                let m: Text = Arc::from(message.as_str());
+                self.pod(pod, |p| p.unschedulable = Some((t, m)))
+            }
+            Event::PodScheduled { pod, node } => {
+                let n = self.intern(node);
+                self.pod(pod, |p| {
+                    p.scheduled = Some((t, n));
+                    p.unschedulable = None;
+                })
+            }
+            Event::PodWaiting { pod, reason, message } => {
+                let (r, m) = (self.intern(reason), self.intern(message));
+                self.pod(pod, |p| p.waiting = Some((t, r, m)))
+            }
             Event::PodRunning { pod } => self.pod(pod, |p| {
                 p.running = Some(t);
                 p.waiting = None;
             }),
-            Event::PodTerminating { pod, reason } => self.pod(pod, |p| p.terminating = Some((t, reason.clone()))),
-            Event::PodTerminated { pod, phase, exit_code, reason, message } => {
-                self.pod(pod, |p| p.ended = Some((t, *phase, *exit_code, reason.clone(), message.clone())))
+            Event::PodTerminating { pod, reason } => {
+                let r = self.intern(reason);
+                self.pod(pod, |p| p.terminating = Some((t, r)))
             }
-            Event::PodDeleted { pod, reason } => self.pod(pod, |p| p.deleted = Some((t, reason.clone()))),
+            Event::PodTerminated { pod, phase, exit_code, reason, message } => {
+                let (r, m) = (self.intern(reason), self.intern(message));
+                self.pod(pod, |p| p.ended = Some((t, *phase, *exit_code, r, m)))
+            }
+            Event::PodDeleted { pod, reason } if self.forget_deleted => {
+                if let Some(app) = self.pods.remove(pod.as_str()).and_then(|p| p.app)
+                    && let Some(a) = self.apps.get_mut(&*app)
+                {
+                    a.pods.retain(|k| **k != **pod);
+                }
+            }
+            Event::PodDeleted { pod, reason } => {
+                let r = self.intern(reason);
+                self.pod(pod, |p| p.deleted = Some((t, r)))
+            }
             Event::AppCreated { app, executors } => {
+                *self.app_states.entry(AppState::New).or_default() += 1;
+                *self.app_reached.entry(AppState::New).or_default() += 1;
                 self.apps.insert(
                     app.clone(),
                     AppView {
@@ -523,6 +618,13 @@ impl TraceView {
             }
             Event::AppState { app, state, message, submission_attempts, execution_attempts } => {
                 if let Some(a) = self.apps.get_mut(app) {
+                    if let Some(n) = self.app_states.get_mut(&a.state) {
+                        *n -= 1;
+                    }
+                    *self.app_states.entry(*state).or_default() += 1;
+                    if !a.reached(*state) {
+                        *self.app_reached.entry(*state).or_default() += 1;
+                    }
                     a.state = *state;
                     a.message = message.clone();
                     a.history.push((t, *state));
@@ -613,7 +715,40 @@ mod tests {
         assert_eq!(pod.phase(), "Pending");
         assert_eq!(pod.node(), Some("n1"));
         let app = &v.apps["default/a"];
-        assert_eq!(app.pods, vec!["default/a-driver".to_string()]);
+        assert_eq!(app.pods, vec![Arc::<str>::from("default/a-driver")]);
         assert!(app.reached(AppState::Running) && !app.reached(AppState::Completed));
+    }
+
+    #[test]
+    fn current_only_view_forgets_deleted_pods_and_keeps_counts() {
+        let ev = |t, e| Record { t: Time(t), event: e };
+        let created = |pod: &str| Event::PodCreated {
+            pod: pod.into(),
+            app: Some("default/a".into()),
+            role: Some(SparkRole::Executor),
+            component: None,
+            node_selector: Labels::new(),
+            tolerations: vec![],
+            cpu_millis: 1000,
+            memory_bytes: 1,
+        };
+        let records = [
+            ev(0, Event::AppCreated { app: "default/a".into(), executors: 2 }),
+            ev(1, created("default/e1")),
+            ev(1, created("default/e2")),
+            ev(2, Event::PodRunning { pod: "default/e1".into() }),
+            ev(3, Event::PodDeleted { pod: "default/e1".into(), reason: "executor released".into() }),
+        ];
+        let (mut full, mut current) = (TraceView::default(), TraceView::current_only());
+        for r in &records {
+            full.apply(r);
+            current.apply(r);
+        }
+        assert!(full.pods["default/e1"].deleted.is_some());
+        assert!(!current.pods.contains_key("default/e1"));
+        assert_eq!(current.apps["default/a"].pods, vec![Arc::<str>::from("default/e2")]);
+        assert_eq!(full.pod_phases, current.pod_phases);
+        assert_eq!(current.pod_phases.get(&(Some(SparkRole::Executor), "Pending")), Some(&1));
+        assert_eq!(current.pod_phases.get(&(Some(SparkRole::Executor), "Running")), Some(&0));
     }
 }

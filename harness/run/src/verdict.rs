@@ -12,7 +12,7 @@ use sparkrig_model::kube::untolerated_taint;
 use sparkrig_model::podspec::SparkRole;
 use sparkrig_model::scenario::{Expectation, Metric, Scenario};
 use sparkrig_model::time::{Dur, Time};
-use sparkrig_model::trace::{Event, PodPhase, PodView, Record, Sink, TraceView};
+use sparkrig_model::trace::{Event, PodPhase, PodView, Record, Sink, Text, TraceView};
 
 use crate::metrics::{Metrics, Summary, percentile};
 
@@ -84,7 +84,7 @@ struct Check {
     heals: Vec<(Time, BTreeMap<String, Option<Time>>)>,
     /// Recovery: executors started after a heal, credited once they have run for
     /// [`PROGRESS_HOLD`]: (app, pod, started).
-    starts: Vec<(String, String, Time)>,
+    starts: Vec<(Text, Text, Time)>,
 }
 
 /// An executor that keeps running this long has registered with its driver and is taking tasks.
@@ -122,7 +122,11 @@ pub struct Evaluator {
     /// Per pod key: (role, app) for pods currently selected by a pod SLO, with its samples.
     slo_samples: Vec<Vec<Dur>>,
     /// Per app: running executors now, and when it first reached its target.
-    running_execs: BTreeMap<String, (u32, Option<Time>)>,
+    running_execs: BTreeMap<Text, (u32, Option<Time>)>,
+    /// Pods (current incarnation) that got a FailedScheduling.
+    ever_unschedulable: std::collections::BTreeSet<String>,
+    /// Nodes per group now, and the most at once.
+    group_nodes: BTreeMap<String, (u32, u32)>,
 }
 
 impl Evaluator {
@@ -156,6 +160,8 @@ impl Evaluator {
             startup: BTreeMap::new(),
             scheduling: Vec::new(),
             running_execs: BTreeMap::new(),
+            ever_unschedulable: Default::default(),
+            group_nodes: Default::default(),
         }
     }
 
@@ -180,8 +186,24 @@ impl Evaluator {
                 node: None,
                 detail: format!("step {}: {message}", step + 1),
             }),
-            Event::NodeAdded { .. } => self.nodes_added += 1,
-            Event::PodCreated { .. } => self.pods_created += 1,
+            Event::NodeAdded { group, .. } => {
+                self.nodes_added += 1;
+                let e = self.group_nodes.entry(group.clone()).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(e.0);
+            }
+            Event::NodeRemoved { node, .. } => {
+                if let Some(e) = self.view.nodes.get(node).and_then(|n| self.group_nodes.get_mut(&n.group)) {
+                    e.0 = e.0.saturating_sub(1);
+                }
+            }
+            Event::PodCreated { pod, .. } => {
+                self.pods_created += 1;
+                self.ever_unschedulable.remove(pod);
+            }
+            Event::PodUnschedulable { pod, .. } => {
+                self.ever_unschedulable.insert(pod.clone());
+            }
             Event::PodScheduled { pod, node } => self.on_scheduled(t, pod, node),
             Event::PodRunning { pod } => self.on_running(t, pod),
             Event::PodTerminated { pod, .. } | Event::PodTerminating { pod, .. } | Event::PodDeleted { pod, .. } => self.on_stopped(pod),
@@ -248,8 +270,8 @@ impl Evaluator {
             && let Some(app) = &p.app
         {
             for c in &mut self.checks {
-                if c.heals.iter().any(|(_, apps)| apps.get(app) == Some(&None)) {
-                    c.starts.push((app.clone(), key.to_string(), t));
+                if c.heals.iter().any(|(_, apps)| apps.get(&**app) == Some(&None)) {
+                    c.starts.push((app.clone(), Text::from(key), t));
                 }
             }
         }
@@ -276,7 +298,7 @@ impl Evaluator {
                 let incarnation = format!("{key}@{}", created_pod.map_or(0, |p| p.created.as_ms()));
                 c.hits.entry(incarnation).or_insert(Evidence {
                     t: Some(t),
-                    app: created_pod.and_then(|p| p.app.clone()),
+                    app: created_pod.and_then(|p| p.app.as_deref().map(String::from)),
                     pod: Some(key.to_string()),
                     node: node.map(String::from),
                     detail,
@@ -297,7 +319,7 @@ impl Evaluator {
             for (app, pod, started) in std::mem::take(&mut c.starts) {
                 let alive = view
                     .pods
-                    .get(&pod)
+                    .get(&*pod)
                     .is_some_and(|p| p.running == Some(started) && p.ended.is_none() && p.terminating.is_none() && p.deleted.is_none());
                 if !alive {
                     continue;
@@ -305,7 +327,7 @@ impl Evaluator {
                 if at_end || now - started >= PROGRESS_HOLD {
                     for (healed, apps) in &mut c.heals {
                         if started >= *healed
-                            && let Some(slot @ None) = apps.get_mut(&app)
+                            && let Some(slot @ None) = apps.get_mut(&*app)
                         {
                             *slot = Some(started);
                         }
@@ -322,8 +344,13 @@ impl Evaluator {
         let Some(p) = self.view.pods.get(pod) else { return };
         self.scheduling.push(t - p.created);
         let Some(n) = self.view.nodes.get(node) else { return };
-        let ev =
-            |detail: String| Evidence { t: Some(t), app: p.app.clone(), pod: Some(pod.to_string()), node: Some(node.to_string()), detail };
+        let ev = |detail: String| Evidence {
+            t: Some(t),
+            app: p.app.as_deref().map(String::from),
+            pod: Some(pod.to_string()),
+            node: Some(node.to_string()),
+            detail,
+        };
         for c in &mut self.checks {
             match &c.expectation {
                 Expectation::OnlyOn { role, groups, apps }
@@ -362,6 +389,7 @@ impl Evaluator {
             }
             match (metric, &p.scheduled) {
                 (Metric::PodStartupLatency, _) => self.slo_samples[i].push(latency),
+                (Metric::SchedulablePodStartupLatency, _) if !self.ever_unschedulable.contains(key) => self.slo_samples[i].push(latency),
                 (Metric::PodSchedulingLatency, Some((st, _))) => self.slo_samples[i].push(*st - p.created),
                 _ => {}
             }
@@ -369,7 +397,7 @@ impl Evaluator {
         if p.role == Some(SparkRole::Executor)
             && let Some(app) = p.app.clone()
         {
-            let target = self.view.apps.get(&app).map_or(0, |a| a.executors);
+            let target = self.view.apps.get(&*app).map_or(0, |a| a.executors);
             let e = self.running_execs.entry(app).or_insert((0, None));
             e.0 += 1;
             if e.1.is_none() && e.0 >= target.max(1) {
@@ -425,6 +453,21 @@ impl Evaluator {
                     }
                 }
                 Expectation::AppsReached { apps, state } => self.check_reached(&mut c, apps, *state),
+                Expectation::GroupSize { group, peak, min, max } => {
+                    let (now, most) = self.group_nodes.get(group).copied().unwrap_or_default();
+                    let n = if *peak { most } else { now };
+                    let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+                    if !ok {
+                        c.violate(Evidence {
+                            t: None,
+                            app: None,
+                            pod: None,
+                            node: None,
+                            detail: format!("{group} had {n} node(s) {}", if *peak { "at its peak" } else { "at the end" }),
+                        });
+                    }
+                    (ok, format!("{group}: {n} node(s) {} (peak {most}, end {now})", if *peak { "at peak" } else { "at the end" }))
+                }
                 Expectation::AppsRejected { apps } => {
                     let mut total = 0;
                     for app in self.plan_apps.iter().filter(|a| apps.matches(a)) {
@@ -648,19 +691,19 @@ impl Evaluator {
     }
 
     fn check_pending(&self, c: &mut Check, pods: &sparkrig_model::scenario::PodSel, reason: Option<&str>) -> (bool, String) {
-        let selected: Vec<(&String, &PodView)> = self.view.pods.iter().filter(|(k, p)| p.deleted.is_none() && pods.matches(k, p)).collect();
+        let selected: Vec<(&Text, &PodView)> = self.view.pods.iter().filter(|(k, p)| p.deleted.is_none() && pods.matches(k, p)).collect();
         if selected.is_empty() {
             c.violate(Evidence { t: None, app: None, pod: None, node: None, detail: format!("no {pods} pods exist at the end") });
             return (false, format!("no {pods} pods to check"));
         }
         let mut example = None;
         for (k, p) in &selected {
-            let msg = p.unschedulable.as_ref().map(|(_, m)| m.as_str());
+            let msg = p.unschedulable.as_ref().map(|(_, m)| &**m);
             let ok = p.is_pending() && reason.is_none_or(|r| msg.is_some_and(|m| m.contains(r)));
             let ev = Evidence {
                 t: p.unschedulable.as_ref().map(|(t, _)| *t).or(Some(p.created)),
-                app: p.app.clone(),
-                pod: Some((*k).clone()),
+                app: p.app.as_deref().map(String::from),
+                pod: Some(k.to_string()),
                 node: p.node().map(String::from),
                 detail: match (p.is_pending(), msg) {
                     (true, Some(m)) => format!("Pending: {m}"),
@@ -690,8 +733,8 @@ impl Evaluator {
             .filter_map(|(k, a)| match metric {
                 Metric::AppTurnaround => a.history.iter().find(|(_, s)| s.is_terminal()).map(|(t, _)| *t - a.created),
                 Metric::TimeToFirstExecutor => self.first_executor(k).map(|t| t - a.created),
-                Metric::TimeToAllExecutors => self.running_execs.get(k).and_then(|e| e.1).map(|t| t - a.created),
-                Metric::PodStartupLatency | Metric::PodSchedulingLatency => None,
+                Metric::TimeToAllExecutors => self.running_execs.get(k.as_str()).and_then(|e| e.1).map(|t| t - a.created),
+                Metric::PodStartupLatency | Metric::SchedulablePodStartupLatency | Metric::PodSchedulingLatency => None,
             })
             .collect()
     }
@@ -729,7 +772,7 @@ impl Evaluator {
 fn pod_explanation(key: &str, p: &PodView, view: &TraceView) -> Option<Evidence> {
     let ev = |t: Time, detail: String| Evidence {
         t: Some(t),
-        app: p.app.clone(),
+        app: p.app.as_deref().map(String::from),
         pod: Some(key.to_string()),
         node: p.node().map(String::from),
         detail,

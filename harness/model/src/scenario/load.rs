@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Component as PathComponent, Path, PathBuf};
+use std::sync::Arc;
 
 use super::raw::*;
 use super::*;
@@ -45,6 +46,8 @@ pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenari
 pub fn load_str(name: &str, text: &str, base: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
     let src = Source::new(name, text);
     let raw: RawScenario = src.parse()?;
+    // Every app manifest and generated app is validated against the CRD: compile it once.
+    let _schema = crate::crd::hold_schema();
     let mut cx = Cx { src: &src, base, files, errs: Vec::new() };
     let scenario = cx.build(&raw, seed);
     match scenario {
@@ -554,7 +557,7 @@ impl Cx<'_> {
             return None;
         }
         if let Some(v) = &stack.spark_version {
-            app.spec.spark_version = v.clone();
+            Arc::make_mut(&mut app.spec).spark_version = v.clone();
         }
         if app.spark_version().is_none() {
             self.errs.push(msrc.diag(*doc, "spec.sparkVersion", format!("`{}` is not a Spark version", app.spec.spark_version), None));
@@ -822,6 +825,33 @@ impl Cx<'_> {
         }
         for (i, o) in raw.outcomes.iter().enumerate() {
             let path = format!("expect.outcomes[{i}]");
+            if let Some(group) = &o.nodegroup {
+                if topology.group(group).is_none() {
+                    self.errs.push(topology.unknown_group(self.src, &format!("{path}.nodegroup"), group));
+                }
+                if o.apps.is_some()
+                    || o.pods.is_some()
+                    || o.state.is_some()
+                    || o.reached.is_some()
+                    || o.saw.is_some()
+                    || o.pending.is_some()
+                {
+                    self.err(&path, "a nodegroup outcome takes only `peak` and `final`", None);
+                }
+                if o.peak.is_none() && o.final_nodes.is_none() {
+                    self.err(
+                        &path,
+                        "a nodegroup outcome needs `peak` or `final` bounds",
+                        Some("e.g. `{nodegroup: spark-executor, peak: {min: 100}, final: {max: 10}}`".into()),
+                    );
+                }
+                for (peak, b) in [(true, o.peak), (false, o.final_nodes)] {
+                    if let Some(b) = b {
+                        out.push(Expectation::GroupSize { group: group.clone(), peak, min: b.min, max: b.max });
+                    }
+                }
+                continue;
+            }
             let pod_forms = [o.pending.is_some(), o.saw.is_some(), o.bound_outside.is_some()].iter().filter(|x| **x).count();
             let app_forms = [o.state.is_some(), o.reached.is_some(), o.rejected == Some(true)].iter().filter(|x| **x).count();
             if pod_forms + app_forms != 1
@@ -830,7 +860,7 @@ impl Cx<'_> {
             {
                 self.err(
                     &path,
-                    "an outcome is one of `{apps, state}`, `{apps, reached}`, `{apps, rejected: true}`, `{pods, pending}`, `{pods, saw}` or `{pods, boundOutside}`",
+                    "an outcome is one of `{apps, state}`, `{apps, reached}`, `{apps, rejected: true}`, `{pods, pending}`, `{pods, saw}`, `{pods, boundOutside}` or `{nodegroup, peak, final}`",
                     Some("e.g. `{apps: all, state: COMPLETED}` or `{pods: executors, saw: UnknownHostException}`".into()),
                 );
                 continue;

@@ -8,7 +8,7 @@ mod load;
 pub mod raw;
 mod select;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -184,8 +184,34 @@ fn states_label(states: &[AppState]) -> String {
 }
 
 impl Condition {
+    /// Whether the condition holds. `expected_apps` are the apps the scenario has created or
+    /// will create so far (every app in the view is one of them). Counts kept by the view
+    /// answer the common forms without scanning; globs and components fall back to
+    /// [`Condition::check`].
+    pub fn holds(&self, view: &TraceView, expected_apps: &BTreeSet<String>) -> bool {
+        let count =
+            |m: &BTreeMap<AppState, usize>, states: &[AppState]| states.iter().map(|s| m.get(s).copied().unwrap_or(0)).sum::<usize>();
+        match self {
+            Condition::AppsIn { apps: AppSel::All, states } => count(&view.app_states, states) == expected_apps.len(),
+            Condition::AppsReached { apps: AppSel::All, state } => count(&view.app_reached, &[*state]) == expected_apps.len(),
+            Condition::PodsIn { pods, phase, count: want }
+                if matches!(pods, PodSel::Drivers | PodSel::Executors | PodSel::Spark | PodSel::All) =>
+            {
+                let selected = |role: &Option<SparkRole>| match pods {
+                    PodSel::Drivers => *role == Some(SparkRole::Driver),
+                    PodSel::Executors => *role == Some(SparkRole::Executor),
+                    PodSel::Spark => role.is_some(),
+                    _ => true,
+                };
+                let total: usize = view.pod_phases.iter().filter(|((r, _), _)| selected(r)).map(|(_, n)| n).sum();
+                let matching: usize = view.pod_phases.iter().filter(|((r, p), _)| selected(r) && p == phase).map(|(_, n)| n).sum();
+                matching >= want.map_or(total.max(1), |c| c as usize)
+            }
+            _ => self.check(view, expected_apps).is_ok(),
+        }
+    }
+
     /// `Ok` when the condition holds in `view`; otherwise the mismatch, for a timeout message.
-    /// `expected_apps` are the apps the scenario has created or will create so far.
     pub fn check(&self, view: &TraceView, expected_apps: &BTreeSet<String>) -> Result<(), String> {
         match self {
             Condition::AppsIn { apps, states } => {
@@ -354,6 +380,17 @@ pub enum Expectation {
         /// State.
         state: AppState,
     },
+    /// A nodegroup's size: the most nodes it had at once, or at the end, within bounds.
+    GroupSize {
+        /// Group.
+        group: String,
+        /// `true` for the peak, `false` for the end.
+        peak: bool,
+        /// At least.
+        min: Option<u32>,
+        /// At most.
+        max: Option<u32>,
+    },
     /// The API server refused to create the selected apps.
     AppsRejected {
         /// Apps.
@@ -420,8 +457,11 @@ pub enum Expectation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Metric {
-    /// Pod created → all containers started (the Kubernetes SLI, image pulls included here).
+    /// Pod created → all containers started (image pulls included).
     PodStartupLatency,
+    /// The same, over pods the scheduler placed at their first attempt: the Kubernetes SLI's
+    /// scope, which excludes pods that did not fit (waiting for the autoscaler).
+    SchedulablePodStartupLatency,
     /// Pod created → bound.
     PodSchedulingLatency,
     /// App created → its first executor running.
@@ -434,8 +474,9 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 6] = [
         Metric::PodStartupLatency,
+        Metric::SchedulablePodStartupLatency,
         Metric::PodSchedulingLatency,
         Metric::TimeToFirstExecutor,
         Metric::TimeToAllExecutors,
@@ -446,6 +487,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::PodStartupLatency => "pod-startup-latency",
+            Metric::SchedulablePodStartupLatency => "schedulable-pod-startup-latency",
             Metric::PodSchedulingLatency => "pod-scheduling-latency",
             Metric::TimeToFirstExecutor => "time-to-first-executor",
             Metric::TimeToAllExecutors => "time-to-all-executors",
@@ -455,7 +497,7 @@ impl Metric {
 
     /// Whether it is measured per pod (else per app).
     pub fn per_pod(self) -> bool {
-        matches!(self, Metric::PodStartupLatency | Metric::PodSchedulingLatency)
+        matches!(self, Metric::PodStartupLatency | Metric::SchedulablePodStartupLatency | Metric::PodSchedulingLatency)
     }
 }
 
@@ -471,6 +513,15 @@ impl Expectation {
             Expectation::StatesWithin { apps, states } => format!("apps {apps} only in {}", states_label(states)),
             Expectation::AppsReached { apps, state } => format!("apps {apps} reached {state}"),
             Expectation::AppsRejected { apps } => format!("apps {apps} rejected at creation"),
+            Expectation::GroupSize { group, peak, min, max } => {
+                let b = match (min, max) {
+                    (Some(a), Some(b)) => format!("in [{a}, {b}]"),
+                    (Some(a), None) => format!(">= {a}"),
+                    (None, Some(b)) => format!("<= {b}"),
+                    (None, None) => "any".into(),
+                };
+                format!("{group} {} nodes {b}", if *peak { "peak" } else { "final" })
+            }
             Expectation::PodsSaw { pods, text, min } => format!("{min}+ {pods} pods saw \"{text}\""),
             Expectation::BoundOutside { pods, groups, min } => format!("{min}+ {pods} pods bound outside {}", groups.join(", ")),
             Expectation::Recovery { fault, within, apps } => format!("apps {apps} progress within {within} of healing {fault}"),
@@ -497,6 +548,7 @@ impl Expectation {
             | Expectation::PodsPending { .. }
             | Expectation::AppsReached { .. }
             | Expectation::AppsRejected { .. }
+            | Expectation::GroupSize { .. }
             | Expectation::PodsSaw { .. }
             | Expectation::BoundOutside { .. } => "outcome",
             Expectation::Slo { .. } => "slo",

@@ -658,12 +658,33 @@ pub struct RawOutcome {
     /// Pods bound outside these nodegroups at least once.
     #[serde(default)]
     pub bound_outside: Option<OneOrMany>,
+    /// A nodegroup whose size is bounded (with `peak` and/or `final`).
+    #[serde(default)]
+    pub nodegroup: Option<String>,
+    /// Bounds on the most nodes the group had at once.
+    #[serde(default)]
+    pub peak: Option<RawBounds>,
+    /// Bounds on the group's nodes at the end.
+    #[serde(default, rename = "final")]
+    pub final_nodes: Option<RawBounds>,
     /// Apps the API server refused to create (`rejected: true`).
     #[serde(default)]
     pub rejected: Option<bool>,
     /// With `saw` / `boundOutside`: at least this many pods (default 1).
     #[serde(default)]
     pub count: Option<u32>,
+}
+
+/// `{min: N, max: M}`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBounds {
+    /// At least.
+    #[serde(default)]
+    pub min: Option<u32>,
+    /// At most.
+    #[serde(default)]
+    pub max: Option<u32>,
 }
 
 /// A latency objective.

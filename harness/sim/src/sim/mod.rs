@@ -319,7 +319,7 @@ impl Simulation {
             apps: Vec::new(),
             drivers: BTreeMap::new(),
             timeline: timeline::Timeline::new(&plan),
-            view: TraceView::default(),
+            view: TraceView::current_only(),
             out: Vec::new(),
             events: 0,
             done: None,

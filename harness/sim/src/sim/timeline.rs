@@ -77,7 +77,7 @@ impl Simulation {
     /// Re-evaluates the pending wait against the trace view.
     pub(crate) fn check_wait(&mut self) {
         let Some((step, cond, _)) = &self.timeline.waiting else { return };
-        if cond.check(&self.view, &self.timeline.expected).is_ok() {
+        if cond.holds(&self.view, &self.timeline.expected) {
             let step = *step;
             self.timeline.waiting = None;
             self.step_done(step);
