@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sparkrig_model::time::Dur;
 use sparkrig_run::backend::{Backend, SimBackend};
 use sparkrig_run::files::load_scenario;
 use sparkrig_run::report;
@@ -31,6 +32,9 @@ enum Command {
     },
     /// List the fault catalog.
     Faults,
+    /// Run a scenario over one or more seeds and report scheduling figures; compare with a
+    /// saved baseline (exit 1 on a regression beyond the threshold or failed expectations).
+    Bench(BenchArgs),
     /// Recompute a verdict from a saved trace.
     Verdict {
         /// Trace (JSON lines) written by `run --trace`.
@@ -89,6 +93,43 @@ struct RunArgs {
     out: OutputArgs,
 }
 
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Scenario file.
+    scenario: PathBuf,
+    /// Where to run it.
+    #[arg(long, value_enum, default_value = "sim")]
+    backend: BackendKind,
+    /// Runs, with seeds SEED, SEED+1, ...
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    seeds: u32,
+    /// First seed (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the figures as JSON (the input of --compare).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// A `--json` file from an earlier bench: print deltas and flag regressions.
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
+    /// Relative change (percent) that counts as a regression or an improvement.
+    #[arg(long, default_value_t = 10.0, value_name = "PERCENT")]
+    threshold: f64,
+    /// Latency changes smaller than this never count (noise floor).
+    #[arg(long, default_value = "1s", value_parser = parse_dur, value_name = "DURATION")]
+    min_delta: Dur,
+    /// No progress bar and no table; only the comparison's verdict and errors.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t)]
+    color: ColorChoice,
+}
+
+fn parse_dur(s: &str) -> Result<Dur, String> {
+    Dur::parse(s)
+}
+
 /// Exit codes.
 const PASSED: u8 = 0;
 const EXPECTATION_FAILED: u8 = 1;
@@ -101,6 +142,7 @@ fn main() -> ExitCode {
         Command::Validate { files } => validate(&files),
         Command::Verdict { trace, scenario, out } => verdict(&trace, &scenario, &out),
         Command::Faults => faults(),
+        Command::Bench(args) => bench(args),
     };
     ExitCode::from(code)
 }
@@ -170,12 +212,100 @@ fn verdict(trace: &Path, scenario: &Path, out: &OutputArgs) -> u8 {
     }
 }
 
-fn report_verdict(v: &Verdict, out: &OutputArgs) -> u8 {
-    let color = match out.color {
+fn use_color(c: ColorChoice) -> bool {
+    match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn bench(args: BenchArgs) -> u8 {
+    use sparkrig_run::bench::{self, BenchReport, Threshold};
+    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
+        return fail(format!("--threshold: `{}` must be a percentage >= 0", args.threshold));
+    }
+    // Read the baseline first: a typo in its path should not cost a long run.
+    let baseline = match args.compare.as_deref().map(BenchReport::read).transpose() {
+        Ok(b) => b,
+        Err(e) => return fail(e),
     };
+    let first = match load_scenario(&args.scenario, args.seed) {
+        Ok(p) => p,
+        Err(d) => return fail_diagnostics(&d),
+    };
+    let seeds: Vec<u64> = (0..u64::from(args.seeds)).map(|i| first.seed + i).collect();
+    let progress = progress_bar(args.quiet, first.generated_apps().len() as u64 * seeds.len() as u64);
+    let mut backend: Box<dyn Backend> = match args.backend {
+        BackendKind::Sim => Box::new(SimBackend),
+    };
+    let mut ended = std::collections::HashSet::new();
+    let mut current_seed = None;
+    let plan_for = |seed: u64| load_scenario(&args.scenario, Some(seed)).map_err(|d| d.to_string());
+    let result = bench::bench(&seeds, plan_for, backend.as_mut(), |seed, rec| {
+        if current_seed != Some(seed) {
+            current_seed = Some(seed);
+            ended.clear();
+        }
+        if let sparkrig_model::trace::Event::AppState { app, state, .. } = &rec.event
+            && state.is_terminal()
+            && ended.insert(app.clone())
+        {
+            progress.inc(1);
+            progress.set_message(format!("seed {seed}, {}", rec.t));
+        }
+    });
+    progress.finish_and_clear();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{}: {e}", args.scenario.display())),
+    };
+    let color = use_color(args.color);
+    if !args.quiet {
+        print!("{}", report::bench_table(&report, color));
+    }
+    if let Some(p) = &args.json
+        && let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&report).expect("bench reports serialise"))
+    {
+        return fail(format!("cannot write {}: {e}", p.display()));
+    }
+    let mut code = if report.passed() { PASSED } else { EXPECTATION_FAILED };
+    if let Some(base) = &baseline {
+        let deltas = bench::compare(&report, base, Threshold { percent: args.threshold, min_latency: args.min_delta });
+        let text = report::bench_comparison(&deltas, &report, base, args.threshold, color);
+        if args.quiet {
+            // Only the verdict line and the regressions.
+            for line in text.lines().filter(|l| l.contains("REGRESSION") || l.contains("regress")) {
+                println!("{line}");
+            }
+        } else {
+            print!("\n{text}");
+        }
+        if deltas.iter().any(|d| d.regression) {
+            code = EXPECTATION_FAILED;
+        }
+    }
+    if !report.passed() {
+        eprintln!("note: the scenario's expectations failed in some runs; `sparkrig run` shows why");
+    }
+    code
+}
+
+/// A bar over apps finished (hidden when quiet or when stderr is not a terminal).
+fn progress_bar(quiet: bool, apps: u64) -> indicatif::ProgressBar {
+    if quiet || apps == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(apps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} apps finished  {msg}")
+            .expect("progress template is valid"),
+    );
+    bar
+}
+
+fn report_verdict(v: &Verdict, out: &OutputArgs) -> u8 {
+    let color = use_color(out.color);
     if !out.quiet {
         print!("{}", report::terminal(v, color));
     }

@@ -5,6 +5,7 @@
 //! ```
 
 pub mod backend;
+pub mod bench;
 pub mod files;
 pub mod metrics;
 pub mod report;

@@ -2,8 +2,67 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sparkrig_model::time::Dur;
+
+/// A latency measured in every run, per pod or per app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Figure {
+    /// Driver pod created → bound to a node.
+    DriverScheduling,
+    /// Executor pod created → bound.
+    ExecutorScheduling,
+    /// Driver pod created → containers running (image pull included).
+    DriverStartup,
+    /// Executor pod created → running.
+    ExecutorStartup,
+    /// The operator's `spark_application_submit_latency_seconds`: app created → SUBMITTED, first
+    /// submission attempt only (reference/spark-operator.md §6, `pkg/common/metrics.go`).
+    SubmitLatency,
+    /// The operator's `spark_application_start_latency_seconds`: app created → RUNNING, first
+    /// execution attempt only (`observeStartLatencySeconds` skips executionAttempts != 1).
+    StartLatency,
+    /// App created → first executor running.
+    TimeToFirstExecutor,
+    /// App created → all requested executors running at once.
+    TimeToAllExecutors,
+    /// App created → terminal state.
+    AppTurnaround,
+}
+
+impl Figure {
+    /// Every figure, in report order.
+    pub const ALL: [Figure; 9] = [
+        Figure::DriverScheduling,
+        Figure::ExecutorScheduling,
+        Figure::DriverStartup,
+        Figure::ExecutorStartup,
+        Figure::SubmitLatency,
+        Figure::StartLatency,
+        Figure::TimeToFirstExecutor,
+        Figure::TimeToAllExecutors,
+        Figure::AppTurnaround,
+    ];
+
+    /// Row label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Figure::DriverScheduling => "driver pod scheduled",
+            Figure::ExecutorScheduling => "executor pod scheduled",
+            Figure::DriverStartup => "driver pod running",
+            Figure::ExecutorStartup => "executor pod running",
+            Figure::SubmitLatency => "operator submit latency",
+            Figure::StartLatency => "operator start latency",
+            Figure::TimeToFirstExecutor => "time to first executor",
+            Figure::TimeToAllExecutors => "time to all executors",
+            Figure::AppTurnaround => "app turnaround",
+        }
+    }
+}
+
+/// Raw samples per figure (for pooling runs).
+pub type Samples = BTreeMap<Figure, Vec<Dur>>;
 
 /// Nearest-rank percentile of sorted samples: the smallest value with at least `q`% of the
 /// samples at or below it. `q = 100` is the maximum.
@@ -47,18 +106,8 @@ impl Summary {
 /// What a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Metrics {
-    /// Driver pods: created → running.
-    pub driver_startup: Summary,
-    /// Executor pods: created → running.
-    pub executor_startup: Summary,
-    /// Spark pods: created → scheduled.
-    pub scheduling: Summary,
-    /// Apps: created → first executor running.
-    pub time_to_first_executor: Summary,
-    /// Apps: created → all requested executors running at once.
-    pub time_to_all_executors: Summary,
-    /// Apps: created → terminal.
-    pub app_turnaround: Summary,
+    /// Latencies (every [`Figure`], empty summaries included).
+    pub latency: BTreeMap<Figure, Summary>,
     /// Apps by final state.
     pub apps_by_state: BTreeMap<String, usize>,
     /// Pods created (all, including platform).
@@ -67,6 +116,18 @@ pub struct Metrics {
     pub nodes_added: usize,
     /// Virtual duration of the run.
     pub duration: Dur,
+}
+
+impl Metrics {
+    /// Summaries of every figure.
+    pub fn summarise(samples: &Samples) -> BTreeMap<Figure, Summary> {
+        Figure::ALL.iter().map(|f| (*f, Summary::of(&mut samples.get(f).cloned().unwrap_or_default()))).collect()
+    }
+
+    /// One figure's summary.
+    pub fn get(&self, f: Figure) -> Summary {
+        self.latency.get(&f).copied().unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use sparkrig_model::scenario::{Expectation, Metric, Scenario};
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::{Event, PodPhase, PodView, Record, Sink, Text, TraceView};
 
-use crate::metrics::{Metrics, Summary, percentile};
+use crate::metrics::{Figure, Metrics, Samples, percentile};
 
 /// One fact supporting a result: which pod, app or node, when, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +69,9 @@ pub struct Verdict {
     pub results: Vec<Outcome>,
     /// Measurements.
     pub metrics: Metrics,
+    /// The samples behind the latency summaries (benchmarks pool them over seeds).
+    #[serde(skip)]
+    pub samples: Samples,
 }
 
 /// Evidence items kept per expectation.
@@ -116,9 +119,10 @@ pub struct Evaluator {
     failed_steps: Vec<Evidence>,
     pods_created: usize,
     nodes_added: usize,
-    /// Pod startup samples by role.
-    startup: BTreeMap<SparkRole, Vec<Dur>>,
-    scheduling: Vec<Dur>,
+    /// Per-pod latency samples (app figures are derived from the view at the end).
+    samples: Samples,
+    /// Operator submit and start latency per app, recorded as the operator observes them.
+    op_latency: BTreeMap<(Figure, String), Dur>,
     /// Per pod key: (role, app) for pods currently selected by a pod SLO, with its samples.
     slo_samples: Vec<Vec<Dur>>,
     /// Per app: running executors now, and when it first reached its target.
@@ -157,8 +161,8 @@ impl Evaluator {
             failed_steps: Vec::new(),
             pods_created: 0,
             nodes_added: 0,
-            startup: BTreeMap::new(),
-            scheduling: Vec::new(),
+            samples: Samples::new(),
+            op_latency: BTreeMap::new(),
             running_execs: BTreeMap::new(),
             ever_unschedulable: Default::default(),
             group_nodes: Default::default(),
@@ -166,8 +170,16 @@ impl Evaluator {
     }
 
     fn on_record(&mut self, rec: &Record) {
-        if let Event::AppState { app, state, message, .. } = &rec.event {
+        if let Event::AppState { app, state, message, submission_attempts, execution_attempts } = &rec.event {
             self.on_app_state(rec.t, app, *state, message);
+            let figure = match state {
+                AppState::Submitted if *submission_attempts == 1 => Some(Figure::SubmitLatency),
+                AppState::Running if *execution_attempts == 1 => Some(Figure::StartLatency),
+                _ => None,
+            };
+            if let (Some(f), Some(a)) = (figure, self.view.apps.get(app)) {
+                self.op_latency.entry((f, app.clone())).or_insert(rec.t - a.created);
+            }
         }
         self.view.apply(rec);
         let t = rec.t;
@@ -342,7 +354,10 @@ impl Evaluator {
 
     fn on_scheduled(&mut self, t: Time, pod: &str, node: &str) {
         let Some(p) = self.view.pods.get(pod) else { return };
-        self.scheduling.push(t - p.created);
+        if let Some(role) = p.role {
+            let f = if role == SparkRole::Driver { Figure::DriverScheduling } else { Figure::ExecutorScheduling };
+            self.samples.entry(f).or_default().push(t - p.created);
+        }
         let Some(n) = self.view.nodes.get(node) else { return };
         let ev = |detail: String| Evidence {
             t: Some(t),
@@ -380,7 +395,8 @@ impl Evaluator {
         let Some(p) = self.view.pods.get(key) else { return };
         let latency = t - p.created;
         if let Some(role) = p.role {
-            self.startup.entry(role).or_default().push(latency);
+            let f = if role == SparkRole::Driver { Figure::DriverStartup } else { Figure::ExecutorStartup };
+            self.samples.entry(f).or_default().push(latency);
         }
         for (i, c) in self.checks.iter().enumerate() {
             let Expectation::Slo { metric, pods, .. } = &c.expectation else { continue };
@@ -422,7 +438,7 @@ impl Evaluator {
     /// Evaluates outcomes and SLOs and returns the verdict.
     pub fn finish(mut self) -> Verdict {
         self.credit_starts(self.view.now, true);
-        let metrics = self.metrics();
+        let (metrics, samples) = self.metrics();
         let mut results = Vec::new();
         results.push(Outcome {
             name: "timeline".into(),
@@ -558,6 +574,7 @@ impl Evaluator {
             passed: results.iter().all(|r| r.passed),
             results,
             metrics,
+            samples,
         }
     }
 
@@ -734,6 +751,8 @@ impl Evaluator {
                 Metric::AppTurnaround => a.history.iter().find(|(_, s)| s.is_terminal()).map(|(t, _)| *t - a.created),
                 Metric::TimeToFirstExecutor => self.first_executor(k).map(|t| t - a.created),
                 Metric::TimeToAllExecutors => self.running_execs.get(k.as_str()).and_then(|e| e.1).map(|t| t - a.created),
+                Metric::SubmitLatency => self.op_latency.get(&(Figure::SubmitLatency, k.clone())).copied(),
+                Metric::StartLatency => self.op_latency.get(&(Figure::StartLatency, k.clone())).copied(),
                 Metric::PodStartupLatency | Metric::SchedulablePodStartupLatency | Metric::PodSchedulingLatency => None,
             })
             .collect()
@@ -744,7 +763,7 @@ impl Evaluator {
         a.pods.iter().filter_map(|k| self.view.pods.get(k)).filter(|p| p.role == Some(SparkRole::Executor)).filter_map(|p| p.running).min()
     }
 
-    fn metrics(&self) -> Metrics {
+    fn metrics(&self) -> (Metrics, Samples) {
         let mut by_state = BTreeMap::new();
         for a in self.view.apps.values() {
             *by_state.entry(a.state.to_string()).or_default() += 1;
@@ -753,18 +772,24 @@ impl Evaluator {
             by_state.insert("REJECTED".into(), self.view.rejected.len());
         }
         let all = sparkrig_model::scenario::AppSel::All;
-        Metrics {
-            driver_startup: Summary::of(&mut self.startup.get(&SparkRole::Driver).cloned().unwrap_or_default()),
-            executor_startup: Summary::of(&mut self.startup.get(&SparkRole::Executor).cloned().unwrap_or_default()),
-            scheduling: Summary::of(&mut self.scheduling.clone()),
-            time_to_first_executor: Summary::of(&mut self.app_samples(Metric::TimeToFirstExecutor, &all)),
-            time_to_all_executors: Summary::of(&mut self.app_samples(Metric::TimeToAllExecutors, &all)),
-            app_turnaround: Summary::of(&mut self.app_samples(Metric::AppTurnaround, &all)),
+        let mut samples = self.samples.clone();
+        for (f, m) in [
+            (Figure::SubmitLatency, Metric::SubmitLatency),
+            (Figure::StartLatency, Metric::StartLatency),
+            (Figure::TimeToFirstExecutor, Metric::TimeToFirstExecutor),
+            (Figure::TimeToAllExecutors, Metric::TimeToAllExecutors),
+            (Figure::AppTurnaround, Metric::AppTurnaround),
+        ] {
+            samples.insert(f, self.app_samples(m, &all));
+        }
+        let metrics = Metrics {
+            latency: Metrics::summarise(&samples),
             apps_by_state: by_state,
             pods_created: self.pods_created,
             nodes_added: self.nodes_added,
             duration: self.view.now - Time::ZERO,
-        }
+        };
+        (metrics, samples)
     }
 }
 

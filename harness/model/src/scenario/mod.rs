@@ -470,17 +470,25 @@ pub enum Metric {
     TimeToAllExecutors,
     /// App created → terminal state.
     AppTurnaround,
+    /// App created → SUBMITTED, first submission attempt only (the operator's
+    /// `spark_application_submit_latency_seconds`).
+    SubmitLatency,
+    /// App created → RUNNING, first execution attempt only (the operator's
+    /// `spark_application_start_latency_seconds`).
+    StartLatency,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::PodStartupLatency,
         Metric::SchedulablePodStartupLatency,
         Metric::PodSchedulingLatency,
         Metric::TimeToFirstExecutor,
         Metric::TimeToAllExecutors,
         Metric::AppTurnaround,
+        Metric::SubmitLatency,
+        Metric::StartLatency,
     ];
 
     /// Scenario name.
@@ -492,6 +500,8 @@ impl Metric {
             Metric::TimeToFirstExecutor => "time-to-first-executor",
             Metric::TimeToAllExecutors => "time-to-all-executors",
             Metric::AppTurnaround => "app-turnaround",
+            Metric::SubmitLatency => "submit-latency",
+            Metric::StartLatency => "start-latency",
         }
     }
 

@@ -1,9 +1,11 @@
 //! Reports of a verdict: a terminal summary a person can act on, JUnit XML (one testcase per
-//! expectation) and JSON.
+//! expectation) and JSON; and the benchmark table and comparison.
 
+mod bench;
 mod junit;
 mod terminal;
 
+pub use bench::{bench_comparison, bench_table};
 pub use junit::junit;
 pub use terminal::terminal;
 

@@ -5,27 +5,28 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 use sparkrig_model::time::Dur;
 
-use crate::metrics::Summary;
+use crate::metrics::Figure;
 use crate::verdict::{Evidence, Verdict};
 
-struct Style(bool);
+/// Colours when enabled.
+pub(super) struct Style(pub(super) bool);
 
 impl Style {
-    fn ok(&self, s: &str) -> String {
+    pub(super) fn ok(&self, s: &str) -> String {
         if self.0 { s.green().to_string() } else { s.to_string() }
     }
-    fn bad(&self, s: &str) -> String {
+    pub(super) fn bad(&self, s: &str) -> String {
         if self.0 { s.red().bold().to_string() } else { s.to_string() }
     }
-    fn dim(&self, s: &str) -> String {
+    pub(super) fn dim(&self, s: &str) -> String {
         if self.0 { s.dimmed().to_string() } else { s.to_string() }
     }
-    fn bold(&self, s: &str) -> String {
+    pub(super) fn bold(&self, s: &str) -> String {
         if self.0 { s.bold().to_string() } else { s.to_string() }
     }
 }
 
-fn fmt_dur(d: Option<Dur>) -> String {
+pub(super) fn fmt_dur(d: Option<Dur>) -> String {
     d.map_or("-".into(), |d| d.to_string())
 }
 
@@ -80,19 +81,12 @@ pub fn terminal(v: &Verdict, color: bool) -> String {
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>6}", "latency", "p50", "p90", "p99", "max", "n");
-    let rows: [(&str, &Summary); 6] = [
-        ("driver pod startup", &v.metrics.driver_startup),
-        ("executor pod startup", &v.metrics.executor_startup),
-        ("pod scheduling", &v.metrics.scheduling),
-        ("time to first executor", &v.metrics.time_to_first_executor),
-        ("time to all executors", &v.metrics.time_to_all_executors),
-        ("app turnaround", &v.metrics.app_turnaround),
-    ];
-    for (name, m) in rows {
+    for f in Figure::ALL {
+        let m = v.metrics.get(f);
         let _ = writeln!(
             out,
             "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>6}",
-            name,
+            f.label(),
             fmt_dur(m.p50),
             fmt_dur(m.p90),
             fmt_dur(m.p99),
