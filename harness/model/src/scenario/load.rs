@@ -104,9 +104,9 @@ const CA_DELAY_AFTER_ADD: Dur = Dur::mins(10);
 const CA_UTILIZATION_PERCENT: u32 = 50;
 /// Node provisioning is cloud-dependent (§7.1): 90 s from the scale-up to the node registering
 /// is a typical EC2 boot plus kubelet registration (inference; set `provisioning` per group).
-const DEFAULT_PROVISIONING: Dur = Dur::secs(90);
+pub const DEFAULT_PROVISIONING: Dur = Dur::secs(90);
 /// Registered → Ready (kubelet status, CNI): about 10 s (inference).
-const DEFAULT_NODE_READY: Dur = Dur::secs(10);
+pub const DEFAULT_NODE_READY: Dur = Dur::secs(10);
 /// A guard against runaway patterns.
 const MAX_ARRIVALS: usize = 1_000_000;
 /// Tasks per executor core when a workload does not say.

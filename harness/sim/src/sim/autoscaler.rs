@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 use sparkrig_model::kube::{NOT_READY_TAINT, Taint, TaintEffect};
-use sparkrig_model::scenario::Expander;
+use sparkrig_model::scenario::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Expander};
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
 
@@ -293,7 +293,8 @@ impl Simulation {
         let group = self.plan.topology.groups[g].clone();
         *self.autoscaler.upcoming.entry(g).or_default() += count;
         self.autoscaler.last_scale_up = Some(self.now);
-        let provisioning = group.provisioning.or(self.plan.stack.autoscaler.as_ref().map(|c| c.provisioning)).unwrap_or(Dur::secs(90));
+        let provisioning =
+            group.provisioning.or(self.plan.stack.autoscaler.as_ref().map(|c| c.provisioning)).unwrap_or(DEFAULT_PROVISIONING);
         for _ in 0..count {
             self.at(provisioning, Ev::NodeRegister { group: g });
         }
@@ -322,7 +323,7 @@ impl Simulation {
         let zones = &self.plan.topology.zones;
         let zone = (!zones.is_empty()).then(|| zones[self.nodes.len() % zones.len()].clone());
         let n = self.add_node(g, &name, zone.as_deref(), false);
-        let ready = self.plan.stack.autoscaler.as_ref().map_or(Dur::secs(10), |c| c.node_ready);
+        let ready = self.plan.stack.autoscaler.as_ref().map_or(DEFAULT_NODE_READY, |c| c.node_ready);
         self.at(ready, Ev::NodeBecomesReady { node: n });
     }
 
