@@ -343,7 +343,8 @@ pub fn is_dns_label(s: &str) -> bool {
 
 /// Labels under `kubernetes.io` / `k8s.io` that the kubelet refuses in `--node-labels`
 /// (kind issue #3536): only the kubelet's own and `node.kubernetes.io/*` are allowed.
-fn restricted_label(key: &str) -> Option<String> {
+/// Why the kubelet would refuse to register with this label key (None when it may).
+pub fn restricted_label(key: &str) -> Option<String> {
     let (prefix, _) = key.split_once('/')?;
     let restricted = ["kubernetes.io", "k8s.io"].iter().any(|d| prefix == *d || prefix.ends_with(&format!(".{d}")));
     let allowed = matches!(

@@ -1,0 +1,26 @@
+//! sparkrig on real Kubernetes: kind provisioning and the kube backend.
+//!
+//! ```text
+//! topology ──kindcfg──▶ kind Cluster config
+//! scenario ──provision::up_plan──▶ Plan (kind, docker, helm, API calls) ──exec──▶ cluster
+//! scenario ──KubeBackend::run──▶ apply / watch ──translate──▶ trace (same schema as sim)
+//!          faults::inject_plan / heal_plan ──exec──▶ API calls and container operations
+//! ```
+//!
+//! Everything that decides (configs, helm values, manifests, fault plans, object → trace event
+//! translation, what may be deleted) is a plain function over plain data, tested without a
+//! cluster; `exec` and the backend's loop are the thin edge that talks to processes, Docker and
+//! the API server.
+
+pub mod kindcfg;
+pub mod plan;
+pub mod provision;
+pub mod stack;
+
+/// Label on everything sparkrig creates (containers, namespaces, Secrets, the marker), with the
+/// role as value; `down` deletes only what carries it.
+pub const OWNER_LABEL: &str = "sparkrig.io/owned";
+/// Label naming the kind cluster a container belongs to.
+pub const CLUSTER_LABEL: &str = "sparkrig.io/cluster";
+/// The ConfigMap in `kube-public` marking a cluster as sparkrig's, with its config hash.
+pub const MARKER: &str = "sparkrig";

@@ -1,0 +1,376 @@
+//! A plan: the ordered operations a real backend performs (processes, Docker, API calls, waits),
+//! as data. Provisioning, faults and heals are plans; `--dry-run` prints them; [`crate::exec`]
+//! carries them out. Each action renders as the equivalent shell command, so a dry run can be
+//! read, reviewed and replayed by hand.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What to do to a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerOp {
+    /// `docker stop` (a kind node stays down: its restart policy is `on-failure:1`).
+    Stop,
+    /// `docker start`.
+    Start,
+    /// `docker network disconnect <network>`.
+    Disconnect(String),
+    /// `docker network connect <network>`.
+    Connect(String),
+    /// `docker rm -f`.
+    Remove,
+}
+
+/// What to wait for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wait {
+    /// A Deployment's Available condition.
+    DeploymentAvailable {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// Every webhook of the Mutating- and ValidatingWebhookConfiguration has a caBundle and the
+    /// webhook Service has ready endpoints (the operator's own e2e readiness gate, §4.2).
+    WebhookReady {
+        /// Configuration name.
+        configuration: String,
+        /// Namespace of the Service.
+        namespace: String,
+        /// Service name.
+        service: String,
+    },
+    /// Every Node Ready.
+    NodesReady,
+    /// A CRD's Established condition.
+    CrdEstablished {
+        /// CRD name.
+        name: String,
+    },
+}
+
+/// One operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Run a program; a non-zero exit fails the plan unless `allow_failure`.
+    Run {
+        /// Program.
+        program: String,
+        /// Arguments.
+        args: Vec<String>,
+        /// Standard input.
+        stdin: Option<String>,
+        /// Keep going when it fails.
+        allow_failure: bool,
+    },
+    /// Write a file (configs and values handed to CLIs).
+    WriteFile {
+        /// Path.
+        path: String,
+        /// Contents.
+        contents: String,
+    },
+    /// Server-side apply of YAML documents.
+    Apply {
+        /// What, in a few words.
+        what: String,
+        /// YAML documents.
+        manifests: String,
+    },
+    /// Scale a Deployment; with `remember`, record the current count first (for a heal).
+    Scale {
+        /// Namespace.
+        namespace: String,
+        /// Deployment.
+        name: String,
+        /// Replicas.
+        replicas: i32,
+        /// Record the current count under the deployment's key.
+        remember: bool,
+    },
+    /// Scale a Deployment back to the count recorded by a `Scale { remember: true }`.
+    RestoreScale {
+        /// Namespace.
+        namespace: String,
+        /// Deployment.
+        name: String,
+    },
+    /// Replace one key of a ConfigMap, recording the old value.
+    ReplaceConfigMapKey {
+        /// Namespace.
+        namespace: String,
+        /// ConfigMap.
+        name: String,
+        /// Data key.
+        key: String,
+        /// Text replaced in the value.
+        find: String,
+        /// Replacement.
+        replace: String,
+    },
+    /// Put back a ConfigMap key recorded by `ReplaceConfigMapKey`.
+    RestoreConfigMapKey {
+        /// Namespace.
+        namespace: String,
+        /// ConfigMap.
+        name: String,
+        /// Data key.
+        key: String,
+    },
+    /// Cordon (`true`) or uncordon a node.
+    Cordon {
+        /// Node.
+        node: String,
+        /// `spec.unschedulable`.
+        unschedulable: bool,
+    },
+    /// Evict every pod on a node except DaemonSet pods, through the Eviction API (PDBs honoured).
+    Drain {
+        /// Node.
+        node: String,
+        /// Grace period given to each pod.
+        grace: Duration,
+    },
+    /// Delete pods.
+    DeletePods {
+        /// `namespace/name`.
+        pods: Vec<String>,
+        /// Grace period (None: the pod's own).
+        grace: Option<Duration>,
+    },
+    /// Delete a Node object.
+    DeleteNode {
+        /// Node.
+        node: String,
+    },
+    /// A Docker operation on a container.
+    Container {
+        /// Container name.
+        container: String,
+        /// Operation.
+        op: ContainerOp,
+    },
+    /// The local registry of the kind recipe (`registry:3` on 127.0.0.1:5001), created when absent
+    /// and labelled as sparkrig's.
+    EnsureRegistry {
+        /// Container name.
+        container: String,
+        /// Image.
+        image: String,
+        /// Host port.
+        port: u16,
+    },
+    /// MinIO as a container on the kind network (testcontainers), with credentials and buckets.
+    StartMinio {
+        /// Container name (the S3 endpoint host for pods).
+        container: String,
+        /// The kind cluster it serves (a label, so `down` removes only its own).
+        cluster: String,
+        /// Docker network.
+        network: String,
+        /// Image repository.
+        image: String,
+        /// Tag.
+        tag: String,
+        /// Access key.
+        user: String,
+        /// Secret key.
+        password: String,
+        /// Buckets to create.
+        buckets: Vec<String>,
+    },
+    /// Wait for a condition, failing after `timeout`.
+    Wait {
+        /// What.
+        what: Wait,
+        /// Limit.
+        timeout: Duration,
+    },
+    /// Let time pass (a spot notice).
+    Sleep(Duration),
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn secs(d: &Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Run { program, args, stdin, allow_failure } => {
+                let mut line =
+                    std::iter::once(program.as_str()).chain(args.iter().map(String::as_str)).map(quote).collect::<Vec<_>>().join(" ");
+                if *allow_failure {
+                    line.push_str(" || true");
+                }
+                match stdin {
+                    Some(s) => write!(f, "{line} <<'EOF'\n{}\nEOF", s.trim_end()),
+                    None => f.write_str(&line),
+                }
+            }
+            Action::WriteFile { path, contents } => write!(f, "cat > {} <<'EOF'\n{}\nEOF", quote(path), contents.trim_end()),
+            Action::Apply { what, manifests } => {
+                write!(
+                    f,
+                    "kubectl apply --server-side --force-conflicts --field-manager=sparkrig -f - <<'EOF'   # {what}\n{}\nEOF",
+                    manifests.trim_end()
+                )
+            }
+            Action::Scale { namespace, name, replicas, remember } => {
+                write!(f, "kubectl -n {namespace} scale deployment {name} --replicas={replicas}")?;
+                if *remember { f.write_str("   # the current count is recorded for the heal") } else { Ok(()) }
+            }
+            Action::RestoreScale { namespace, name } => {
+                write!(f, "kubectl -n {namespace} scale deployment {name} --replicas=<recorded count>")
+            }
+            Action::ReplaceConfigMapKey { namespace, name, key, find, replace } => write!(
+                f,
+                "kubectl -n {namespace} get configmap {name} -o json | jq '.data[{k}] |= sub({find}; {replace})' | kubectl replace -f -   # old value recorded",
+                k = quote(&format!("\"{key}\"")),
+                find = quote(&format!("\"{find}\"")),
+                replace = quote(&format!("\"{replace}\"")),
+            ),
+            Action::RestoreConfigMapKey { namespace, name, key } => {
+                write!(f, "kubectl -n {namespace} patch configmap {name} --type merge -p '{{\"data\":{{\"{key}\":<recorded value>}}}}'")
+            }
+            Action::Cordon { node, unschedulable: true } => write!(f, "kubectl cordon {node}"),
+            Action::Cordon { node, unschedulable: false } => write!(f, "kubectl uncordon {node}"),
+            Action::Drain { node, grace } => {
+                write!(f, "kubectl drain {node} --ignore-daemonsets --delete-emptydir-data --grace-period={}", grace.as_secs())
+            }
+            Action::DeletePods { pods, grace } => {
+                for (i, p) in pods.iter().enumerate() {
+                    let (ns, name) = p.split_once('/').unwrap_or(("default", p));
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "kubectl -n {ns} delete pod {name} --wait=false")?;
+                    if let Some(g) = grace {
+                        write!(f, " --grace-period={}", g.as_secs())?;
+                        if g.is_zero() {
+                            f.write_str(" --force")?;
+                        }
+                    }
+                }
+                if pods.is_empty() { f.write_str("# no pod matches: nothing to delete") } else { Ok(()) }
+            }
+            Action::DeleteNode { node } => write!(f, "kubectl delete node {node}"),
+            Action::Container { container, op } => match op {
+                ContainerOp::Stop => write!(f, "docker stop {container}"),
+                ContainerOp::Start => write!(f, "docker start {container}"),
+                ContainerOp::Disconnect(n) => write!(f, "docker network disconnect --force {n} {container}"),
+                ContainerOp::Connect(n) => write!(f, "docker network connect {n} {container}"),
+                ContainerOp::Remove => write!(f, "docker rm -f {container}"),
+            },
+            Action::EnsureRegistry { container, image, port } => write!(
+                f,
+                "docker inspect {container} >/dev/null 2>&1 || docker run -d --restart=always -p 127.0.0.1:{port}:5000 --network bridge --label {}=registry --name {container} {image}",
+                crate::OWNER_LABEL
+            ),
+            Action::StartMinio { container, cluster, network, image, tag, user, buckets, .. } => write!(
+                f,
+                "docker run -d --name {container} --network {network} --label {}=minio --label {}={cluster} -e MINIO_ROOT_USER={user} -e MINIO_ROOT_PASSWORD=<random> {image}:{tag} server /data   # then: mc mb {}",
+                crate::OWNER_LABEL,
+                crate::CLUSTER_LABEL,
+                buckets.iter().map(|b| format!("local/{b}")).collect::<Vec<_>>().join(" ")
+            ),
+            Action::Wait { what, timeout } => {
+                let t = secs(timeout);
+                match what {
+                    Wait::DeploymentAvailable { namespace, name } => {
+                        write!(f, "kubectl -n {namespace} wait deployment/{name} --for=condition=Available --timeout={t}")
+                    }
+                    Wait::WebhookReady { configuration, namespace, service } => write!(
+                        f,
+                        "# wait up to {t}: caBundle set on every webhook of {configuration} (mutating and validating) and ready endpoints for {namespace}/{service}"
+                    ),
+                    Wait::NodesReady => write!(f, "kubectl wait nodes --all --for=condition=Ready --timeout={t}"),
+                    Wait::CrdEstablished { name } => write!(f, "kubectl wait crd/{name} --for=condition=Established --timeout={t}"),
+                }
+            }
+            Action::Sleep(d) => write!(f, "sleep {}", d.as_secs()),
+        }
+    }
+}
+
+/// One step of a plan: why, then what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// Why, in words.
+    pub why: String,
+    /// The operation.
+    pub action: Action,
+}
+
+/// An ordered list of operations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// Steps in order.
+    pub steps: Vec<Planned>,
+}
+
+impl Plan {
+    /// Appends a step.
+    pub fn push(&mut self, why: impl Into<String>, action: Action) {
+        self.steps.push(Planned { why: why.into(), action });
+    }
+
+    /// Appends another plan.
+    pub fn extend(&mut self, other: Plan) {
+        self.steps.extend(other.steps);
+    }
+
+    /// A `Run` step.
+    pub fn run(&mut self, why: impl Into<String>, program: &str, args: &[&str]) {
+        self.push(
+            why,
+            Action::Run { program: program.into(), args: args.iter().map(|s| s.to_string()).collect(), stdin: None, allow_failure: false },
+        );
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.steps.iter().enumerate() {
+            writeln!(f, "# {}. {}", i + 1, s.why)?;
+            writeln!(f, "{}", s.action)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_render_as_shell_a_person_can_replay() {
+        let mut p = Plan::default();
+        p.run("create the cluster", "kind", &["create", "cluster", "--name", "x", "--wait", "5m"]);
+        p.push("scale", Action::Scale { namespace: "kube-system".into(), name: "coredns".into(), replicas: 0, remember: true });
+        p.push("kill", Action::DeletePods { pods: vec!["default/a-driver".into()], grace: Some(Duration::ZERO) });
+        p.push(
+            "hosts",
+            Action::Run {
+                program: "docker".into(),
+                args: vec!["exec".into(), "-i".into(), "n1".into(), "sh".into(), "-c".into(), "cat > /x".into()],
+                stdin: Some("[host.\"http://kind-registry:5000\"]".into()),
+                allow_failure: false,
+            },
+        );
+        let text = p.to_string();
+        assert!(text.contains("# 1. create the cluster\nkind create cluster --name x --wait 5m\n"), "{text}");
+        assert!(text.contains("kubectl -n kube-system scale deployment coredns --replicas=0   # the current count is recorded"), "{text}");
+        assert!(text.contains("kubectl -n default delete pod a-driver --wait=false --grace-period=0 --force"), "{text}");
+        assert!(text.contains("docker exec -i n1 sh -c 'cat > /x' <<'EOF'\n[host.\"http://kind-registry:5000\"]\nEOF"), "{text}");
+    }
+}
