@@ -16,6 +16,7 @@ pub mod kindcfg;
 pub mod plan;
 pub mod provision;
 pub mod stack;
+pub mod translate;
 
 /// Label on everything sparkrig creates (containers, namespaces, Secrets, the marker), with the
 /// role as value; `down` deletes only what carries it.
