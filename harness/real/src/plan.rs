@@ -132,10 +132,15 @@ pub enum Action {
         /// Grace period given to each pod.
         grace: Duration,
     },
-    /// Delete pods.
-    DeletePods {
-        /// `namespace/name`.
-        pods: Vec<String>,
+    /// Delete the pods matching a label selector (all namespaces), optionally only those of
+    /// apps matching a glob, at most `count` of them (by name).
+    KillPods {
+        /// Label selector.
+        selector: String,
+        /// `namespace/name` glob over the pods' `sparkoperator.k8s.io/app-name`.
+        apps: Option<String>,
+        /// At most this many.
+        count: Option<u32>,
         /// Grace period (None: the pod's own).
         grace: Option<Duration>,
     },
@@ -247,21 +252,20 @@ impl fmt::Display for Action {
             Action::Drain { node, grace } => {
                 write!(f, "kubectl drain {node} --ignore-daemonsets --delete-emptydir-data --grace-period={}", grace.as_secs())
             }
-            Action::DeletePods { pods, grace } => {
-                for (i, p) in pods.iter().enumerate() {
-                    let (ns, name) = p.split_once('/').unwrap_or(("default", p));
-                    if i > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "kubectl -n {ns} delete pod {name} --wait=false")?;
-                    if let Some(g) = grace {
-                        write!(f, " --grace-period={}", g.as_secs())?;
-                        if g.is_zero() {
-                            f.write_str(" --force")?;
-                        }
+            Action::KillPods { selector, apps, count, grace } => {
+                write!(f, "kubectl delete pods -A -l {} --wait=false", quote(selector))?;
+                if let Some(g) = grace {
+                    write!(f, " --grace-period={}", g.as_secs())?;
+                    if g.is_zero() {
+                        f.write_str(" --force")?;
                     }
                 }
-                if pods.is_empty() { f.write_str("# no pod matches: nothing to delete") } else { Ok(()) }
+                match (apps, count) {
+                    (Some(a), Some(c)) => write!(f, "   # only apps matching {a}, the first {c} by name"),
+                    (Some(a), None) => write!(f, "   # only apps matching {a}"),
+                    (None, Some(c)) => write!(f, "   # the first {c} by name"),
+                    (None, None) => Ok(()),
+                }
             }
             Action::DeleteNode { node } => write!(f, "kubectl delete node {node}"),
             Action::Container { container, op } => match op {
@@ -357,7 +361,10 @@ mod tests {
         let mut p = Plan::default();
         p.run("create the cluster", "kind", &["create", "cluster", "--name", "x", "--wait", "5m"]);
         p.push("scale", Action::Scale { namespace: "kube-system".into(), name: "coredns".into(), replicas: 0, remember: true });
-        p.push("kill", Action::DeletePods { pods: vec!["default/a-driver".into()], grace: Some(Duration::ZERO) });
+        p.push(
+            "kill",
+            Action::KillPods { selector: "spark-role=driver".into(), apps: Some("default/a".into()), count: Some(1), grace: Some(Duration::ZERO) },
+        );
         p.push(
             "hosts",
             Action::Run {
@@ -370,7 +377,10 @@ mod tests {
         let text = p.to_string();
         assert!(text.contains("# 1. create the cluster\nkind create cluster --name x --wait 5m\n"), "{text}");
         assert!(text.contains("kubectl -n kube-system scale deployment coredns --replicas=0   # the current count is recorded"), "{text}");
-        assert!(text.contains("kubectl -n default delete pod a-driver --wait=false --grace-period=0 --force"), "{text}");
+        assert!(
+            text.contains("kubectl delete pods -A -l spark-role=driver --wait=false --grace-period=0 --force   # only apps matching default/a, the first 1"),
+            "{text}"
+        );
         assert!(text.contains("docker exec -i n1 sh -c 'cat > /x' <<'EOF'\n[host.\"http://kind-registry:5000\"]\nEOF"), "{text}");
     }
 }
