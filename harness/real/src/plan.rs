@@ -184,6 +184,9 @@ pub enum Action {
         password: String,
         /// Buckets to create.
         buckets: Vec<String>,
+        /// Namespaces that get the credentials as Secret `sparkrig-minio` (the running
+        /// container's, when an existing one is reused).
+        secret_namespaces: Vec<String>,
     },
     /// Wait for a condition, failing after `timeout`.
     Wait {
@@ -280,12 +283,14 @@ impl fmt::Display for Action {
                 "docker inspect {container} >/dev/null 2>&1 || docker run -d --restart=always -p 127.0.0.1:{port}:5000 --network bridge --label {}=registry --name {container} {image}",
                 crate::OWNER_LABEL
             ),
-            Action::StartMinio { container, cluster, network, image, tag, user, buckets, .. } => write!(
+            Action::StartMinio { container, cluster, network, image, tag, user, buckets, secret_namespaces, .. } => write!(
                 f,
-                "docker run -d --name {container} --network {network} --label {}=minio --label {}={cluster} -e MINIO_ROOT_USER={user} -e MINIO_ROOT_PASSWORD=<random> {image}:{tag} server /data   # then: mc mb {}",
+                "docker inspect {container} >/dev/null 2>&1 || docker run -d --name {container} --network {network} --label {}=minio --label {}={cluster} -e MINIO_ROOT_USER={user} -e MINIO_ROOT_PASSWORD=<random> {image}:{tag} server /data\ndocker exec {container} sh -c 'mc alias set local http://127.0.0.1:9000 \"$MINIO_ROOT_USER\" \"$MINIO_ROOT_PASSWORD\" && mc mb --ignore-existing {}'\n# and Secret {} (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) in {}",
                 crate::OWNER_LABEL,
                 crate::CLUSTER_LABEL,
-                buckets.iter().map(|b| format!("local/{b}")).collect::<Vec<_>>().join(" ")
+                buckets.iter().map(|b| format!("local/{b}")).collect::<Vec<_>>().join(" "),
+                crate::stack::MINIO_SECRET,
+                secret_namespaces.join(", ")
             ),
             Action::Wait { what, timeout } => {
                 let t = secs(timeout);

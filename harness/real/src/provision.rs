@@ -162,7 +162,7 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
     let endpoint = stack::minio_endpoint(&opts.minio_container());
     if s.stack.minio.enabled {
         p.push(
-            "MinIO on the kind network (testcontainers), reachable from pods by container name",
+            "MinIO on the kind network (testcontainers), reachable from pods by container name; its credentials as a Secret",
             Action::StartMinio {
                 container: opts.minio_container(),
                 cluster: name.clone(),
@@ -172,13 +172,7 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
                 user: opts.minio_user.clone(),
                 password: opts.minio_password.clone(),
                 buckets: stack::MINIO_BUCKETS.iter().map(|b| b.to_string()).collect(),
-            },
-        );
-        p.push(
-            format!("MinIO credentials as Secret {} in {}", stack::MINIO_SECRET, namespaces.join(", ")),
-            Action::Apply {
-                what: "MinIO credentials".into(),
-                manifests: stack::minio_secret(&namespaces, &endpoint, &opts.minio_user, &opts.minio_password),
+                secret_namespaces: namespaces.clone(),
             },
         );
     }
