@@ -132,7 +132,11 @@ impl Executor {
             }
             Action::RestoreScale { namespace, name } => {
                 let key = format!("scale/{namespace}/{name}");
-                let n: i32 = self.recorded.remove(&key).and_then(|v| v.parse().ok()).ok_or(format!("no recorded replica count for {namespace}/{name}"))?;
+                let n: i32 = self
+                    .recorded
+                    .remove(&key)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or(format!("no recorded replica count for {namespace}/{name}"))?;
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
                 scale(&api, name, n).await
             }
@@ -149,7 +153,10 @@ impl Executor {
                 api.replace(name, &Default::default(), &cm).await.map(|_| ()).map_err(|e| format!("configmap {namespace}/{name}: {e}"))
             }
             Action::RestoreConfigMapKey { namespace, name, key } => {
-                let old = self.recorded.remove(&format!("cm/{namespace}/{name}/{key}")).ok_or(format!("no recorded {key} for {namespace}/{name}"))?;
+                let old = self
+                    .recorded
+                    .remove(&format!("cm/{namespace}/{name}/{key}"))
+                    .ok_or(format!("no recorded {key} for {namespace}/{name}"))?;
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                 api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"data": {key: old}})))
                     .await
@@ -164,7 +171,9 @@ impl Executor {
                     .map_err(|e| format!("node {node}: {e}"))
             }
             Action::Drain { node, grace } => drain(&self.kube().await?, node, *grace).await,
-            Action::KillPods { selector, apps, count, grace } => kill_pods(&self.kube().await?, selector, apps.as_deref(), *count, *grace).await,
+            Action::KillPods { selector, apps, count, grace } => {
+                kill_pods(&self.kube().await?, selector, apps.as_deref(), *count, *grace).await
+            }
             Action::DeleteNode { node } => {
                 let api: Api<Node> = Api::all(self.kube().await?);
                 match api.delete(node, &DeleteParams::default()).await {
@@ -187,7 +196,10 @@ impl Executor {
                             .iter()
                             .filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
                             .collect();
-                        (env.get("MINIO_ROOT_USER").cloned().unwrap_or(user.clone()), env.get("MINIO_ROOT_PASSWORD").cloned().unwrap_or(password.clone()))
+                        (
+                            env.get("MINIO_ROOT_USER").cloned().unwrap_or(user.clone()),
+                            env.get("MINIO_ROOT_PASSWORD").cloned().unwrap_or(password.clone()),
+                        )
                     }
                     Err(_) => (user.clone(), password.clone()),
                 };
@@ -354,17 +366,23 @@ async fn container_op(docker: &Docker, container: &str, op: &ContainerOp) -> Res
                 r => r,
             }
         }
-        ContainerOp::Remove => match docker.remove_container(container, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await {
-            Err(e) if e.to_string().contains("No such container") => Ok(()),
-            r => r,
-        },
+        ContainerOp::Remove => {
+            match docker.remove_container(container, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await {
+                Err(e) if e.to_string().contains("No such container") => Ok(()),
+                r => r,
+            }
+        }
     };
     r.map_err(|e| format!("container {container}: {e}"))
 }
 
 async fn ensure_registry(docker: &Docker, container: &str, image: &str, port: u16) -> Result<(), String> {
     if docker.inspect_container(container, None).await.is_ok() {
-        return docker.start_container(container, None).await.or_else(|e| if e.to_string().contains("already started") { Ok(()) } else { Err(e) }).map_err(|e| e.to_string());
+        return docker
+            .start_container(container, None)
+            .await
+            .or_else(|e| if e.to_string().contains("already started") { Ok(()) } else { Err(e) })
+            .map_err(|e| e.to_string());
     }
     let mut pull = docker.create_image(Some(CreateImageOptionsBuilder::new().from_image(image).build()), None, None);
     while let Some(r) = pull.next().await {
@@ -410,7 +428,11 @@ async fn check(client: &Client, what: &Wait) -> Result<(), String> {
     match what {
         Wait::DeploymentAvailable { namespace, name } => {
             let d = Api::<Deployment>::namespaced(client.clone(), namespace).get(name).await.map_err(|e| e.to_string())?;
-            let available = d.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Available" && c.status == "True"));
+            let available = d
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Available" && c.status == "True"));
             if available { Ok(()) } else { Err(format!("deployment {namespace}/{name} not Available")) }
         }
         Wait::WebhookReady { configuration, namespace, service } => {
@@ -425,21 +447,31 @@ async fn check(client: &Client, what: &Wait) -> Result<(), String> {
                 .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
                 .await
                 .map_err(|e| e.to_string())?;
-            let ready = slices.iter().flat_map(|s| s.endpoints.iter()).any(|e| e.conditions.as_ref().is_some_and(|c| c.ready == Some(true)));
+            let ready =
+                slices.iter().flat_map(|s| s.endpoints.iter()).any(|e| e.conditions.as_ref().is_some_and(|c| c.ready == Some(true)));
             if ready { Ok(()) } else { Err(format!("no ready endpoint for {namespace}/{service}")) }
         }
         Wait::NodesReady => {
             let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.map_err(|e| e.to_string())?;
             let not_ready: Vec<String> = nodes
                 .iter()
-                .filter(|n| !n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")))
+                .filter(|n| {
+                    !n.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                })
                 .filter_map(|n| n.metadata.name.clone())
                 .collect();
             if not_ready.is_empty() && !nodes.items.is_empty() { Ok(()) } else { Err(format!("not Ready: {}", not_ready.join(", "))) }
         }
         Wait::CrdEstablished { name } => {
             let crd = Api::<CustomResourceDefinition>::all(client.clone()).get(name).await.map_err(|e| e.to_string())?;
-            let ok = crd.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            let ok = crd
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
             if ok { Ok(()) } else { Err(format!("crd {name} not Established")) }
         }
     }

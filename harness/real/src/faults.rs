@@ -47,7 +47,10 @@ fn std(d: sparkrig_model::time::Dur) -> Duration {
 }
 
 fn scale(p: &mut Plan, h: &mut Plan, what: &str, ns: &str, name: &str) {
-    p.push(format!("{what}: scale {ns}/{name} to 0"), Action::Scale { namespace: ns.into(), name: name.into(), replicas: 0, remember: true });
+    p.push(
+        format!("{what}: scale {ns}/{name} to 0"),
+        Action::Scale { namespace: ns.into(), name: name.into(), replicas: 0, remember: true },
+    );
     h.push(format!("heal {what}: restore {ns}/{name}'s replicas"), Action::RestoreScale { namespace: ns.into(), name: name.into() });
 }
 
@@ -143,7 +146,12 @@ pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan, S
         FaultSpec::NetworkPartition { nodes: target } => {
             kind_only(facts, FaultKind::NetworkPartition)?;
             for n in nodes(target, facts)? {
-                container(p, format!("network-partition: cut {n} off the kind network (it keeps running)"), &n, ContainerOp::Disconnect("kind".into()));
+                container(
+                    p,
+                    format!("network-partition: cut {n} off the kind network (it keeps running)"),
+                    &n,
+                    ContainerOp::Disconnect("kind".into()),
+                );
                 container(h, format!("heal network-partition: reconnect {n}"), &n, ContainerOp::Connect("kind".into()));
             }
         }
@@ -154,12 +162,19 @@ pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan, S
                 if *drain {
                     // A node termination handler: cordon and drain at the notice (§1.7 "spot shape").
                     p.push(format!("spot-interruption: notice for {n}: cordon"), Action::Cordon { node: n.clone(), unschedulable: true });
-                    p.push(format!("spot-interruption: drain {n} within the notice"), Action::Drain { node: n.clone(), grace: std(*notice) });
+                    p.push(
+                        format!("spot-interruption: drain {n} within the notice"),
+                        Action::Drain { node: n.clone(), grace: std(*notice) },
+                    );
                 }
                 container(&mut later, format!("spot-interruption: {n}'s instance terminates"), &n, ContainerOp::Stop);
-                later.push(format!("spot-interruption: the Node object {n} goes with its instance"), Action::DeleteNode { node: n.clone() });
+                later
+                    .push(format!("spot-interruption: the Node object {n} goes with its instance"), Action::DeleteNode { node: n.clone() });
                 container(h, format!("heal spot-interruption: capacity for {n} is back (it re-registers)"), &n, ContainerOp::Start);
-                h.push(format!("heal spot-interruption: uncordon {n} if the notice was cut short"), Action::Cordon { node: n, unschedulable: false });
+                h.push(
+                    format!("heal spot-interruption: uncordon {n} if the notice was cut short"),
+                    Action::Cordon { node: n, unschedulable: false },
+                );
             }
             fp.later.push((std(*notice), later));
         }
@@ -199,12 +214,17 @@ mod tests {
     #[test]
     fn component_faults_scale_to_zero_and_restore_the_recorded_count() {
         let fp = fault_plan(&FaultSpec::Component(FaultKind::CorednsDown), &facts(false)).unwrap();
-        assert_eq!(fp.inject.steps[0].action.to_string(), "kubectl -n kube-system scale deployment coredns --replicas=0   # the current count is recorded for the heal");
+        assert_eq!(
+            fp.inject.steps[0].action.to_string(),
+            "kubectl -n kube-system scale deployment coredns --replicas=0   # the current count is recorded for the heal"
+        );
         assert_eq!(fp.heal.steps[0].action, Action::RestoreScale { namespace: "kube-system".into(), name: "coredns".into() });
         let fp = fault_plan(&FaultSpec::Component(FaultKind::WebhookDown), &facts(false)).unwrap();
         assert!(fp.inject.to_string().contains("kubectl -n spark-operator scale deployment spark-operator-webhook --replicas=0"));
         let fp = fault_plan(&FaultSpec::Component(FaultKind::CorednsMisconfig), &facts(false)).unwrap();
-        assert!(matches!(&fp.inject.steps[0].action, Action::ReplaceConfigMapKey { key, find, .. } if key == "Corefile" && find == COREFILE_FIND));
+        assert!(
+            matches!(&fp.inject.steps[0].action, Action::ReplaceConfigMapKey { key, find, .. } if key == "Corefile" && find == COREFILE_FIND)
+        );
         assert!(matches!(&fp.heal.steps[0].action, Action::RestoreConfigMapKey { .. }));
     }
 
@@ -221,7 +241,10 @@ mod tests {
 
     #[test]
     fn node_faults_pick_live_nodes_of_the_group_by_name() {
-        let spec = FaultSpec::NodeLoss { nodes: NodeTarget::Group { group: "spark-executor".into(), count: Some(1) }, delete_after: Some(Dur::mins(2)) };
+        let spec = FaultSpec::NodeLoss {
+            nodes: NodeTarget::Group { group: "spark-executor".into(), count: Some(1) },
+            delete_after: Some(Dur::mins(2)),
+        };
         let fp = fault_plan(&spec, &facts(true)).unwrap();
         assert_eq!(fp.inject.steps.len(), 1);
         assert_eq!(fp.inject.steps[0].action.to_string(), "docker stop c-worker5");
@@ -236,8 +259,15 @@ mod tests {
         assert!(fp.heal.to_string().contains("docker network connect kind c-worker6"));
 
         let e = fault_plan(&FaultSpec::NetworkPartition { nodes: NodeTarget::Named("spark-executor-1".into()) }, &facts(true)).unwrap_err();
-        assert!(e.contains("node `spark-executor-1` is not in the cluster (nodes: c-control-plane, c-worker, c-worker5, c-worker6)"), "{e}");
-        let e = fault_plan(&FaultSpec::NodeLoss { nodes: NodeTarget::Group { group: "gpu".into(), count: None }, delete_after: None }, &facts(true)).unwrap_err();
+        assert!(
+            e.contains("node `spark-executor-1` is not in the cluster (nodes: c-control-plane, c-worker, c-worker5, c-worker6)"),
+            "{e}"
+        );
+        let e = fault_plan(
+            &FaultSpec::NodeLoss { nodes: NodeTarget::Group { group: "gpu".into(), count: None }, delete_after: None },
+            &facts(true),
+        )
+        .unwrap_err();
         assert!(e.contains("no live node in nodegroup `gpu`"), "{e}");
     }
 
@@ -246,10 +276,16 @@ mod tests {
         let spec = FaultSpec::SpotInterruption { nodes: NodeTarget::Named("c-worker6".into()), notice: Dur::secs(120), drain: true };
         let fp = fault_plan(&spec, &facts(true)).unwrap();
         let inject = fp.inject.to_string();
-        assert!(inject.contains("kubectl cordon c-worker6") && inject.contains("kubectl drain c-worker6 --ignore-daemonsets --delete-emptydir-data --grace-period=120"));
+        assert!(
+            inject.contains("kubectl cordon c-worker6")
+                && inject.contains("kubectl drain c-worker6 --ignore-daemonsets --delete-emptydir-data --grace-period=120")
+        );
         let (after, later) = &fp.later[0];
         assert_eq!(*after, Duration::from_secs(120));
-        assert_eq!(later.to_string(), "# 1. spot-interruption: c-worker6's instance terminates\ndocker stop c-worker6\n# 2. spot-interruption: the Node object c-worker6 goes with its instance\nkubectl delete node c-worker6\n");
+        assert_eq!(
+            later.to_string(),
+            "# 1. spot-interruption: c-worker6's instance terminates\ndocker stop c-worker6\n# 2. spot-interruption: the Node object c-worker6 goes with its instance\nkubectl delete node c-worker6\n"
+        );
         assert!(fp.heal.to_string().contains("docker start c-worker6") && fp.heal.to_string().contains("kubectl uncordon c-worker6"));
     }
 
@@ -259,7 +295,12 @@ mod tests {
         let fp = fault_plan(&spec, &facts(false)).unwrap();
         assert_eq!(
             fp.inject.steps[0].action,
-            Action::KillPods { selector: "spark-role=executor".into(), apps: Some("spark-pi-*".into()), count: Some(2), grace: Some(Duration::ZERO) }
+            Action::KillPods {
+                selector: "spark-role=executor".into(),
+                apps: Some("spark-pi-*".into()),
+                count: Some(2),
+                grace: Some(Duration::ZERO)
+            }
         );
         assert!(fp.heal.steps.is_empty());
     }

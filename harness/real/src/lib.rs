@@ -12,6 +12,7 @@
 //! cluster; `exec` and the backend's loop are the thin edge that talks to processes, Docker and
 //! the API server.
 
+pub mod backend;
 pub mod exec;
 pub mod faults;
 pub mod kindcfg;

@@ -368,7 +368,12 @@ mod tests {
         p.push("scale", Action::Scale { namespace: "kube-system".into(), name: "coredns".into(), replicas: 0, remember: true });
         p.push(
             "kill",
-            Action::KillPods { selector: "spark-role=driver".into(), apps: Some("default/a".into()), count: Some(1), grace: Some(Duration::ZERO) },
+            Action::KillPods {
+                selector: "spark-role=driver".into(),
+                apps: Some("default/a".into()),
+                count: Some(1),
+                grace: Some(Duration::ZERO),
+            },
         );
         p.push(
             "hosts",

@@ -162,7 +162,8 @@ impl Translator {
             seen.scheduled = true;
             out.push(Event::PodScheduled { pod: k.clone(), node: node.clone() });
         } else if !seen.scheduled
-            && let Some(c) = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+            && let Some(c) =
+                conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
         {
             let msg = c.message.clone().unwrap_or_default();
             if seen.unschedulable.as_ref() != Some(&msg) {
@@ -175,7 +176,8 @@ impl Translator {
             let w = cs.state.as_ref()?.waiting.as_ref()?;
             let reason = w.reason.clone().unwrap_or_default();
             // Normal start-up, not a problem to report.
-            (!matches!(reason.as_str(), "" | "ContainerCreating" | "PodInitializing")).then(|| (reason, w.message.clone().unwrap_or_default()))
+            (!matches!(reason.as_str(), "" | "ContainerCreating" | "PodInitializing"))
+                .then(|| (reason, w.message.clone().unwrap_or_default()))
         });
         if let Some(w) = waiting
             && seen.waiting.as_ref() != Some(&w)
@@ -184,9 +186,16 @@ impl Translator {
             seen.waiting = Some(w);
         }
         let phase = status.phase.clone().unwrap_or_default();
-        let all_started =
-            !statuses.is_empty() && statuses.iter().all(|cs| cs.started == Some(true) || cs.state.as_ref().is_some_and(|s| s.running.is_some()));
-        if !seen.running && (phase == "Running" && all_started || matches!(phase.as_str(), "Succeeded" | "Failed") && seen.scheduled && statuses.iter().any(|cs| cs.state.as_ref().is_some_and(|s| s.terminated.as_ref().is_some_and(|t| t.started_at.is_some())))) {
+        let all_started = !statuses.is_empty()
+            && statuses.iter().all(|cs| cs.started == Some(true) || cs.state.as_ref().is_some_and(|s| s.running.is_some()));
+        if !seen.running
+            && (phase == "Running" && all_started
+                || matches!(phase.as_str(), "Succeeded" | "Failed")
+                    && seen.scheduled
+                    && statuses
+                        .iter()
+                        .any(|cs| cs.state.as_ref().is_some_and(|s| s.terminated.as_ref().is_some_and(|t| t.started_at.is_some()))))
+        {
             seen.running = true;
             seen.waiting = None;
             out.push(Event::PodRunning { pod: k.clone() });
@@ -233,8 +242,12 @@ impl Translator {
         let name = node.metadata.name.clone().unwrap_or_default();
         let l = labels(node.metadata.labels.as_ref());
         let spec = node.spec.clone().unwrap_or_default();
-        let taints: Vec<Taint> =
-            spec.taints.iter().flatten().filter_map(|t| Some(Taint::new(&t.key, t.value.as_deref().unwrap_or(""), effect(&t.effect)?))).collect();
+        let taints: Vec<Taint> = spec
+            .taints
+            .iter()
+            .flatten()
+            .filter_map(|t| Some(Taint::new(&t.key, t.value.as_deref().unwrap_or(""), effect(&t.effect)?)))
+            .collect();
         let unschedulable = spec.unschedulable.unwrap_or(false);
         if !self.nodes.contains_key(&name) {
             let group = l.get(&self.group_label).cloned().unwrap_or_default();
@@ -279,7 +292,11 @@ impl Translator {
     /// A node object is gone.
     pub fn node_deleted(&mut self, node: &Node) -> Vec<Event> {
         let name = node.metadata.name.clone().unwrap_or_default();
-        if self.nodes.remove(&name).is_some() { vec![Event::NodeRemoved { node: name, reason: "Node object deleted".into() }] } else { vec![] }
+        if self.nodes.remove(&name).is_some() {
+            vec![Event::NodeRemoved { node: name, reason: "Node object deleted".into() }]
+        } else {
+            vec![]
+        }
     }
 
     /// A SparkApplication (as JSON) was added or changed.
@@ -361,7 +378,9 @@ mod tests {
             "message": "0/4 nodes are available: 3 node(s) had untolerated taint {purpose: spark-executor}."}]});
         let ev = t.pod(&executor(unsched.clone(), None, false));
         assert_eq!(ev.len(), 2, "{ev:?}");
-        let Event::PodCreated { pod, app, role, tolerations, cpu_millis, memory_bytes, node_selector, .. } = &ev[0] else { panic!("{ev:?}") };
+        let Event::PodCreated { pod, app, role, tolerations, cpu_millis, memory_bytes, node_selector, .. } = &ev[0] else {
+            panic!("{ev:?}")
+        };
         assert_eq!((pod.as_str(), app.as_deref(), *role), ("default/pi-exec-1", Some("default/pi"), Some(SparkRole::Executor)));
         assert_eq!((*cpu_millis, *memory_bytes), (1000, 896 << 20));
         assert_eq!(tolerations[0].key, "purpose");
@@ -373,7 +392,10 @@ mod tests {
             "state": {"waiting": {"reason": "ErrImagePull", "message": "connection refused"}}}]});
         let ev = t.pod(&executor(pulling, Some("kind-worker5"), false));
         assert!(matches!(&ev[0], Event::PodScheduled { node, .. } if node == "kind-worker5"), "{ev:?}");
-        assert!(matches!(&ev[1], Event::PodWaiting { reason, message, .. } if reason == "ErrImagePull" && message == "connection refused"), "{ev:?}");
+        assert!(
+            matches!(&ev[1], Event::PodWaiting { reason, message, .. } if reason == "ErrImagePull" && message == "connection refused"),
+            "{ev:?}"
+        );
         let running = json!({"phase": "Running", "containerStatuses": [{"name": "spark-kubernetes-executor", "ready": true, "restartCount": 0, "image": "i", "imageID": "", "started": true,
             "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]});
         assert!(matches!(t.pod(&executor(running, Some("kind-worker5"), false)).as_slice(), [Event::PodRunning { .. }]));
@@ -441,7 +463,9 @@ mod tests {
         let ev = t.app(&app("", 0, 0, ""));
         assert_eq!(ev, vec![Event::AppCreated { app: "default/pi".into(), executors: 3 }]);
         let ev = t.app(&app("SUBMISSION_FAILED", 1, 0, "failed to run spark-submit"));
-        assert!(matches!(&ev[0], Event::AppState { state: AppState::SubmissionFailed, submission_attempts: 1, message, .. } if message.contains("spark-submit")));
+        assert!(
+            matches!(&ev[0], Event::AppState { state: AppState::SubmissionFailed, submission_attempts: 1, message, .. } if message.contains("spark-submit"))
+        );
         let ev = t.app(&app("SUBMISSION_FAILED", 2, 0, "failed to run spark-submit"));
         assert!(matches!(&ev[0], Event::AppState { state: AppState::SubmissionFailed, submission_attempts: 2, .. }), "a retry is reported");
         assert!(t.app(&app("SUBMISSION_FAILED", 2, 0, "failed to run spark-submit")).is_empty());

@@ -2,10 +2,14 @@
 //!
 //! Entry point: [`Backend`]. [`SimBackend`] is the embedded simulator (the default).
 
+use std::path::{Path, PathBuf};
+
 use sparkrig_model::scenario::Scenario;
 use sparkrig_model::time::Time;
 use sparkrig_model::trace::Sink;
 use sparkrig_sim::Simulation;
+
+use crate::verdict::Verdict;
 
 /// How a backend run ended, beyond the trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +39,15 @@ pub trait Backend {
     fn name(&self) -> &'static str;
     /// Runs the plan, streaming the trace into `sink`.
     fn run(&mut self, plan: &Scenario, sink: &mut dyn Sink) -> Result<RunInfo, BackendError>;
+    /// After a verdict that did not pass: saves what explains it (pod logs, events) under `dir`
+    /// and returns the files written. Nothing to save on the simulator: its trace is complete.
+    fn diagnose(&mut self, _verdict: &Verdict, _dir: &Path) -> Vec<PathBuf> {
+        Vec::new()
+    }
+    /// Tears down what the backend set up (clusters, containers), unless told to keep it.
+    fn finish(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 /// The embedded simulator.

@@ -1,0 +1,875 @@
+//! The kube backend (any kubeconfig context) and the kind backend (kind cluster provisioned from
+//! the topology, then the kube backend, then teardown). Both run a scenario unchanged: apps are
+//! server-side applied at their arrival times, steps run in real time, waits are the scenario's
+//! conditions over the same trace view the simulator uses, and watchers on pods, nodes and
+//! SparkApplications are translated into the simulator's trace events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::{WatchStreamExt, watcher};
+use sparkrig_model::faults::{FaultKind, FaultSpec};
+use sparkrig_model::scenario::{Condition, Scenario, Step};
+use sparkrig_model::time::Time;
+use sparkrig_model::trace::{Event, Record, Sink, TraceView};
+use sparkrig_run::backend::{Backend, BackendError, RunInfo};
+use sparkrig_run::verdict::Verdict;
+
+use crate::exec::{self, Executor};
+use crate::faults::{ClusterFacts, FaultPlan, fault_plan};
+use crate::kindcfg::KindOptions;
+use crate::plan::Plan;
+use crate::provision::{self, Decision, Existing, Observed, UpOptions};
+use crate::stack::{self, OPERATOR_NAMESPACE};
+use crate::translate::Translator;
+
+/// The SparkApplication CRD the operator chart installs.
+pub const SPARK_APPLICATION_CRD: &str = "sparkapplications.sparkoperator.k8s.io";
+
+/// Pods worth saving logs for, at most.
+const DIAGNOSED_PODS: usize = 20;
+
+fn spark_application_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk("sparkoperator.k8s.io", "v1beta2", "SparkApplication");
+    ApiResource::from_gvk_with_plural(&gvk, "sparkapplications")
+}
+
+fn backend_err(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Other(e.to_string())
+}
+
+/// Faults that act on containers, which only exist on kind.
+pub fn needs_kind(spec: &FaultSpec) -> bool {
+    matches!(
+        spec.kind(),
+        FaultKind::NodeLoss
+            | FaultKind::SpotInterruption
+            | FaultKind::NetworkPartition
+            | FaultKind::MinioOutage
+            | FaultKind::RegistryOutage
+    )
+}
+
+/// Refuses, before anything starts, a scenario whose faults this backend cannot carry out.
+pub fn check_supported(s: &Scenario, kind: bool) -> Result<(), String> {
+    for (i, step) in s.steps.iter().enumerate() {
+        if let Step::Inject(f) = step
+            && needs_kind(&f.spec)
+            && !kind
+        {
+            return Err(format!(
+                "{}: steps[{i}] injects {}, which acts on containers (nodes, MinIO, the registry); run it with --backend kind",
+                s.file,
+                f.spec.kind().name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The run as a plan, for `--dry-run`: what is applied when, what is waited for, each fault's
+/// inject/later/heal plans. Node faults resolve against `facts.nodes` (kind's node map).
+pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String, String> {
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&l);
+        out.push('\n');
+    };
+    line(format!(
+        "# watch pods (spark-role, kube-system/kube-dns, {OPERATOR_NAMESPACE}), nodes and SparkApplications; translate them into trace events"
+    ));
+    for m in &s.extra_manifests {
+        line(format!(
+            "kubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'   # from the app manifests\n{}EOF",
+            serde_yaml::to_string(m).map_err(|e| e.to_string())?
+        ));
+    }
+    for a in &s.arrivals {
+        let app = s.templates[a.template].app.renamed(&a.name);
+        line(format!(
+            "# at {}: create SparkApplication {}/{} (server-side apply; a refusal is recorded as app_rejected)",
+            a.at,
+            app.namespace(),
+            a.name
+        ));
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        line(format!("# step {}: {}", i + 1, step.describe()));
+        match step {
+            Step::Submit { template, names } => {
+                let app = &s.templates[*template].app;
+                let json = app.renamed(&names[0]).to_json();
+                line(format!(
+                    "kubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'   # and likewise for {} app(s)\n{}EOF",
+                    names.len(),
+                    serde_yaml::to_string(&json).map_err(|e| e.to_string())?
+                ));
+            }
+            Step::Wait { condition, timeout } => line(format!("#   watch until {condition}, at most {timeout}")),
+            Step::Sleep(d) => line(format!("sleep {}", d.as_ms() / 1000)),
+            Step::Inject(f) => {
+                let fp = fault_plan(&f.spec, facts)?;
+                out_plan(&mut line, "inject", &fp.inject);
+                for (after, p) in &fp.later {
+                    out_plan(&mut line, &format!("{}s after the injection", after.as_secs()), p);
+                }
+                out_plan(&mut line, &format!("heal `{}` (at its heal step, or at the end)", f.id), &fp.heal);
+            }
+            Step::Heal(id) => line(format!("#   run the heal plan of `{id}`")),
+            Step::Patch { apps, spec } => {
+                line(format!("kubectl patch sparkapplication <apps matching {apps}> --type merge -p '{{\"spec\": {spec}}}'"))
+            }
+        }
+    }
+    line("# at the end, even after a failure: every fault still active is healed".into());
+    Ok(out)
+}
+
+fn out_plan(line: &mut impl FnMut(String), title: &str, p: &Plan) {
+    line(format!("#   {title}:"));
+    for s in &p.steps {
+        line(format!("{}   # {}", s.action, s.why));
+    }
+}
+
+/// A kubeconfig context to run on, and, when the cluster is a sparkrig kind cluster, what its
+/// containers are called.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Context (`kind-<name>` for kind).
+    pub context: Option<String>,
+    /// kind cluster name.
+    pub kind_cluster: Option<String>,
+    /// MinIO container.
+    pub minio_container: Option<String>,
+}
+
+/// The kube backend.
+pub struct KubeBackend {
+    rt: tokio::runtime::Runtime,
+    target: Target,
+    /// Print progress lines (steps, faults) to stderr.
+    pub verbose: bool,
+}
+
+impl KubeBackend {
+    /// A backend on `target`.
+    pub fn new(target: Target) -> Result<KubeBackend, BackendError> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(backend_err)?;
+        Ok(KubeBackend { rt, target, verbose: true })
+    }
+}
+
+impl Backend for KubeBackend {
+    fn name(&self) -> &'static str {
+        if self.target.kind_cluster.is_some() { "kind" } else { "kube" }
+    }
+
+    fn run(&mut self, plan: &Scenario, sink: &mut dyn Sink) -> Result<RunInfo, BackendError> {
+        check_supported(plan, self.target.kind_cluster.is_some()).map_err(BackendError::Other)?;
+        let name = self.name();
+        let target = self.target.clone();
+        let verbose = self.verbose;
+        self.rt.block_on(async move {
+            let client = exec::client(target.context.as_deref()).await.map_err(BackendError::Other)?;
+            let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+            if crds.get_opt(SPARK_APPLICATION_CRD).await.map_err(backend_err)?.is_none() {
+                return Err(BackendError::Other(format!(
+                    "the Spark Operator is not installed in {} (no CRD {SPARK_APPLICATION_CRD}); run `sparkrig up` or install the chart",
+                    target.context.as_deref().unwrap_or("the current context")
+                )));
+            }
+            let mut run = Run::new(plan, name, &target, client, sink, verbose);
+            run.go().await
+        })
+    }
+
+    fn diagnose(&mut self, verdict: &Verdict, dir: &Path) -> Vec<PathBuf> {
+        let target = self.target.clone();
+        self.rt.block_on(diagnose(&target, verdict, dir))
+    }
+}
+
+/// Pods named in the failed checks' evidence.
+pub fn involved_pods(v: &Verdict) -> Vec<String> {
+    let mut pods = BTreeSet::new();
+    for r in v.results.iter().filter(|r| !r.passed) {
+        for e in &r.evidence {
+            if let Some(p) = &e.pod {
+                pods.insert(p.clone());
+            }
+        }
+    }
+    pods.into_iter().take(DIAGNOSED_PODS).collect()
+}
+
+async fn diagnose(target: &Target, verdict: &Verdict, dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if std::fs::create_dir_all(dir).is_err() {
+        return files;
+    }
+    let Ok(client) = exec::client(target.context.as_deref()).await else { return files };
+    for key in involved_pods(verdict) {
+        let (ns, name) = key.split_once('/').unwrap_or(("default", &key));
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let mut text = String::new();
+        match pods.get_opt(name).await {
+            Ok(Some(p)) => {
+                for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
+                    let lp = LogParams { container: Some(c.name.clone()), tail_lines: Some(500), ..LogParams::default() };
+                    let logs = pods.logs(name, &lp).await.unwrap_or_else(|e| format!("(no logs: {e})"));
+                    text.push_str(&format!("==> {key} container {} <==\n{logs}\n", c.name));
+                }
+            }
+            Ok(None) => text.push_str(&format!("{key}: the pod object is gone; its logs went with it\n")),
+            Err(e) => text.push_str(&format!("{key}: {e}\n")),
+        }
+        let events: Api<KubeEvent> = Api::namespaced(client.clone(), ns);
+        let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+        text.push_str(&format!("==> events of {key} <==\n"));
+        for e in events.list(&lp).await.map(|l| l.items).unwrap_or_default() {
+            text.push_str(&format!(
+                "{} {} {}: {}\n",
+                e.last_timestamp.map(|t| t.0.to_string()).unwrap_or_default(),
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default()
+            ));
+        }
+        let path = dir.join(format!("{}.txt", key.replace('/', "_")));
+        if std::fs::write(&path, text).is_ok() {
+            files.push(path);
+        }
+    }
+    if let Some(cluster) = &target.kind_cluster {
+        let out = dir.join("kind-logs");
+        let args = ["export", "logs", &out.display().to_string(), "--name", cluster].map(String::from);
+        if exec::run_program("kind", &args, None).await.is_ok() {
+            files.push(out);
+        }
+    }
+    files
+}
+
+/// One watch event; boxed, since the objects are large and differ in size.
+enum Obs {
+    Pod(Box<watcher::Event<Pod>>),
+    Node(Box<watcher::Event<Node>>),
+    App(Box<watcher::Event<DynamicObject>>),
+}
+
+fn watch_all(client: &Client) -> impl Stream<Item = Obs> + Send + use<> {
+    let cfg = watcher::Config::default;
+    let spark = watcher(Api::<Pod>::all(client.clone()), cfg().labels("spark-role"))
+        .default_backoff()
+        .filter_map(|r| async { r.ok().map(|e| Obs::Pod(Box::new(e))) });
+    let dns = watcher(Api::<Pod>::namespaced(client.clone(), "kube-system"), cfg().labels("k8s-app=kube-dns"))
+        .default_backoff()
+        .filter_map(|r| async { r.ok().map(|e| Obs::Pod(Box::new(e))) });
+    let operator = watcher(Api::<Pod>::namespaced(client.clone(), OPERATOR_NAMESPACE), cfg())
+        .default_backoff()
+        .filter_map(|r| async { r.ok().map(|e| Obs::Pod(Box::new(e))) });
+    let nodes =
+        watcher(Api::<Node>::all(client.clone()), cfg()).default_backoff().filter_map(|r| async { r.ok().map(|e| Obs::Node(Box::new(e))) });
+    let apps = watcher(Api::<DynamicObject>::all_with(client.clone(), &spark_application_resource()), cfg())
+        .default_backoff()
+        .filter_map(|r| async { r.ok().map(|e| Obs::App(Box::new(e))) });
+    futures::stream::select_all([spark.boxed(), dns.boxed(), operator.boxed(), nodes.boxed(), apps.boxed()])
+}
+
+enum Current {
+    Idle,
+    Sleep(Instant),
+    Wait(Condition, Instant, sparkrig_model::time::Dur),
+    Done,
+}
+
+struct Run<'a> {
+    s: &'a Scenario,
+    backend: &'static str,
+    target: &'a Target,
+    client: Client,
+    sink: &'a mut dyn Sink,
+    start: Instant,
+    view: TraceView,
+    translator: Translator,
+    exec: Executor,
+    expected: BTreeSet<String>,
+    step: usize,
+    current: Current,
+    active: BTreeMap<String, FaultPlan>,
+    later: Vec<(Instant, String, Plan)>,
+    ended: Option<String>,
+    records: u64,
+    verbose: bool,
+}
+
+impl<'a> Run<'a> {
+    fn new(s: &'a Scenario, backend: &'static str, target: &'a Target, client: Client, sink: &'a mut dyn Sink, verbose: bool) -> Run<'a> {
+        let interruptible = s.topology.groups.iter().filter(|g| g.interruptible).map(|g| g.name.clone());
+        let mut exec = Executor::new(target.context.clone());
+        if !verbose {
+            exec.log = Box::new(|_| {});
+        }
+        Run {
+            s,
+            backend,
+            target,
+            client,
+            sink,
+            start: Instant::now(),
+            view: TraceView::current_only(),
+            translator: Translator::new(&s.topology.group_label, interruptible),
+            exec,
+            expected: s.arrivals.iter().map(|a| format!("{}/{}", s.templates[a.template].app.namespace(), a.name)).collect(),
+            step: 0,
+            current: Current::Idle,
+            active: BTreeMap::new(),
+            later: Vec::new(),
+            ended: None,
+            records: 0,
+            verbose,
+        }
+    }
+
+    fn now(&self) -> Time {
+        Time(self.start.elapsed().as_millis() as u64)
+    }
+
+    fn emit(&mut self, event: Event) {
+        let rec = Record { t: self.now(), event };
+        self.view.apply(&rec);
+        self.sink.record(&rec);
+        self.records += 1;
+    }
+
+    fn say(&self, line: &str) {
+        if self.verbose {
+            eprintln!("[{}] {line}", self.now());
+        }
+    }
+
+    async fn go(&mut self) -> Result<RunInfo, BackendError> {
+        self.emit(Event::RunStarted { scenario: self.s.name.clone(), backend: self.backend.into(), seed: None });
+        for m in &self.s.extra_manifests {
+            let text = serde_yaml::to_string(m).map_err(backend_err)?;
+            exec::apply(&self.client, &text).await.map_err(BackendError::Other)?;
+        }
+        let mut watch = watch_all(&self.client).boxed();
+        let deadline = self.start + Duration::from_millis(self.s.max_duration.as_ms());
+        let mut arrivals = self.s.arrivals.iter().peekable();
+        if self.s.steps.is_empty() {
+            self.ended = Some("no steps".into());
+        } else {
+            self.start_step(0).await;
+        }
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        while self.ended.is_none() {
+            let next_arrival = arrivals.peek().map(|a| self.start + Duration::from_millis(a.at.as_ms()));
+            let step_due = match &self.current {
+                Current::Sleep(t) | Current::Wait(_, t, _) => Some(*t),
+                _ => None,
+            };
+            let later_due = self.later.iter().map(|l| l.0).min();
+            let next = [next_arrival, step_due, later_due, Some(deadline)].into_iter().flatten().min().expect("the deadline is always set");
+            tokio::select! {
+                obs = watch.next() => match obs {
+                    Some(o) => self.observe(o).await,
+                    None => self.ended = Some("the watch streams ended".into()),
+                },
+                _ = tokio::time::sleep_until(next.into()) => {
+                    let now = Instant::now();
+                    while let Some(a) = arrivals.next_if(|a| self.start + Duration::from_millis(a.at.as_ms()) <= now) {
+                        self.create_app(a.template, &a.name).await;
+                    }
+                    self.run_later(now).await;
+                    self.step_timer(now).await;
+                    if now >= deadline && self.ended.is_none() {
+                        self.ended = Some(format!("maxDuration {} reached", self.s.max_duration));
+                    }
+                }
+                _ = &mut ctrl_c => {
+                    self.say("interrupted: healing faults and stopping");
+                    if !matches!(self.current, Current::Done) {
+                        self.emit(Event::StepEnded { step: self.step, ok: false, message: "interrupted (Ctrl-C)".into() });
+                    }
+                    self.ended = Some("interrupted".into());
+                }
+            }
+        }
+        let ids: Vec<String> = self.active.keys().cloned().collect();
+        for id in ids {
+            self.heal(&id).await;
+        }
+        let reason = self.ended.clone().unwrap_or_default();
+        self.emit(Event::RunEnded { reason: reason.clone() });
+        Ok(RunInfo { end: self.now(), reason, stats: vec![("records", self.records)] })
+    }
+
+    async fn observe(&mut self, o: Obs) {
+        let events = match o {
+            Obs::Pod(e) => match *e {
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => self.translator.pod(&p),
+                watcher::Event::Delete(p) => self.translator.pod_deleted(&p),
+                _ => vec![],
+            },
+            Obs::Node(e) => match *e {
+                watcher::Event::Apply(n) | watcher::Event::InitApply(n) => self.translator.node(&n),
+                watcher::Event::Delete(n) => self.translator.node_deleted(&n),
+                _ => vec![],
+            },
+            Obs::App(e) => match *e {
+                watcher::Event::Apply(a) | watcher::Event::InitApply(a) => {
+                    self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
+                }
+                watcher::Event::Delete(a) => {
+                    self.translator.app_deleted(&serde_json::to_value(&a).unwrap_or_default());
+                    vec![]
+                }
+                _ => vec![],
+            },
+        };
+        for e in events {
+            self.emit(e);
+        }
+        self.check_wait().await;
+    }
+
+    async fn check_wait(&mut self) {
+        if let Current::Wait(cond, _, _) = &self.current
+            && cond.holds(&self.view, &self.expected)
+        {
+            self.step_done(String::new()).await;
+        }
+    }
+
+    async fn create_app(&mut self, template: usize, name: &str) {
+        let app = self.s.templates[template].app.renamed(name);
+        let ns = app.namespace().to_string();
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &spark_application_resource());
+        let obj: DynamicObject = match serde_json::from_value(app.to_json()) {
+            Ok(o) => o,
+            Err(e) => return self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
+        };
+        if let Err(e) = api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await {
+            self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() });
+        }
+    }
+
+    /// Starts step `i` and runs every instantaneous step after it.
+    async fn start_step(&mut self, i: usize) {
+        let mut i = i;
+        loop {
+            self.step = i;
+            let step = self.s.steps[i].clone();
+            self.emit(Event::StepStarted { step: i, what: step.describe() });
+            self.say(&format!("step {}: {}", i + 1, step.describe()));
+            let now = Instant::now();
+            let outcome: Result<String, String> = match step {
+                Step::Sleep(d) => {
+                    self.current = Current::Sleep(now + Duration::from_millis(d.as_ms()));
+                    return;
+                }
+                Step::Wait { condition, timeout } => {
+                    self.current = Current::Wait(condition, now + Duration::from_millis(timeout.as_ms()), timeout);
+                    self.check_wait_now().await;
+                    return;
+                }
+                Step::Submit { template, names } => {
+                    let ns = self.s.templates[template].app.namespace().to_string();
+                    for n in &names {
+                        self.expected.insert(format!("{ns}/{n}"));
+                        self.create_app(template, n).await;
+                    }
+                    Ok(String::new())
+                }
+                Step::Inject(f) => self.inject(&f.id, &f.spec).await,
+                Step::Heal(id) => {
+                    self.heal(&id).await;
+                    Ok(String::new())
+                }
+                Step::Patch { apps, spec } => self.patch(&apps, &spec).await,
+            };
+            match outcome {
+                Ok(message) => {
+                    self.emit(Event::StepEnded { step: i, ok: true, message });
+                    if i + 1 < self.s.steps.len() {
+                        i += 1;
+                        continue;
+                    }
+                    self.current = Current::Done;
+                    self.ended = Some("timeline complete".into());
+                }
+                Err(message) => {
+                    self.emit(Event::StepEnded { step: i, ok: false, message });
+                    self.current = Current::Done;
+                    self.ended = Some(format!("step {} failed", i + 1));
+                }
+            }
+            return;
+        }
+    }
+
+    async fn check_wait_now(&mut self) {
+        if let Current::Wait(cond, _, _) = &self.current
+            && cond.holds(&self.view, &self.expected)
+        {
+            Box::pin(self.step_done(String::new())).await;
+        }
+    }
+
+    async fn step_done(&mut self, message: String) {
+        let i = self.step;
+        self.emit(Event::StepEnded { step: i, ok: true, message });
+        if i + 1 < self.s.steps.len() {
+            self.current = Current::Idle;
+            Box::pin(self.start_step(i + 1)).await;
+        } else {
+            self.current = Current::Done;
+            self.ended = Some("timeline complete".into());
+        }
+    }
+
+    async fn step_timer(&mut self, now: Instant) {
+        match &self.current {
+            Current::Sleep(t) if *t <= now => self.step_done(String::new()).await,
+            Current::Wait(cond, t, timeout) if *t <= now => {
+                let why = cond.check(&self.view, &self.expected).err().unwrap_or_default();
+                let message = format!("timed out after {timeout} waiting for {cond}: {why}");
+                self.emit(Event::StepEnded { step: self.step, ok: false, message });
+                self.current = Current::Done;
+                self.ended = Some(format!("step {} timed out", self.step + 1));
+            }
+            _ => {}
+        }
+    }
+
+    fn facts(&self) -> ClusterFacts {
+        let mut nodes: Vec<(String, String)> =
+            self.view.nodes.iter().filter(|(_, n)| n.removed.is_none()).map(|(k, n)| (k.clone(), n.group.clone())).collect();
+        nodes.sort();
+        ClusterFacts { kind_cluster: self.target.kind_cluster.clone(), minio_container: self.target.minio_container.clone(), nodes }
+    }
+
+    async fn inject(&mut self, id: &str, spec: &FaultSpec) -> Result<String, String> {
+        let fp = fault_plan(spec, &self.facts())?;
+        self.exec.run(&fp.inject).await?;
+        self.emit(Event::FaultInjected { fault: id.into(), target: spec.target() });
+        let now = Instant::now();
+        for (after, plan) in &fp.later {
+            self.later.push((now + *after, id.to_string(), plan.clone()));
+        }
+        self.active.insert(id.to_string(), fp);
+        Ok(String::new())
+    }
+
+    async fn run_later(&mut self, now: Instant) {
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.later).into_iter().partition(|l| l.0 <= now);
+        self.later = keep;
+        for (_, id, plan) in due {
+            let errors = self.exec.run_all(&plan).await;
+            for e in errors {
+                self.say(&format!("{id}: {e}"));
+            }
+        }
+    }
+
+    async fn heal(&mut self, id: &str) {
+        let Some(fp) = self.active.remove(id) else { return };
+        self.later.retain(|l| l.1 != id);
+        let errors = self.exec.run_all(&fp.heal).await;
+        for e in &errors {
+            self.say(&format!("heal {id}: {e}"));
+        }
+        let target = self.s.steps.iter().find_map(|s| match s {
+            Step::Inject(f) if f.id == id => Some(f.spec.target()),
+            _ => None,
+        });
+        self.emit(Event::FaultHealed { fault: id.into(), target: target.unwrap_or_default() });
+    }
+
+    async fn patch(&mut self, apps: &sparkrig_model::scenario::AppSel, spec: &serde_json::Value) -> Result<String, String> {
+        let keys: Vec<String> = self.view.apps.keys().filter(|k| apps.matches(k)).cloned().collect();
+        let mut refused = Vec::new();
+        for k in &keys {
+            let (ns, name) = k.split_once('/').unwrap_or(("default", k));
+            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
+            if let Err(e) = api.patch(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": spec}))).await {
+                refused.push(format!("{k}: {e}"));
+            }
+        }
+        if refused.is_empty() {
+            Ok(format!("{} app(s) patched", keys.len()))
+        } else {
+            Ok(format!("{} update(s) rejected: {}", refused.len(), refused.join("; ")))
+        }
+    }
+}
+
+/// Options of the kind backend.
+#[derive(Debug, Clone)]
+pub struct KindSetup {
+    /// kind mapping (name, workers, image).
+    pub kind: KindOptions,
+    /// Keep an existing sparkrig cluster with the same config.
+    pub reuse: bool,
+    /// Leave the cluster and containers when done.
+    pub keep: bool,
+    /// Where configs and values are written.
+    pub state_dir: String,
+}
+
+/// kind: provision, run on the kube backend, tear down.
+pub struct KindBackend {
+    setup: KindSetup,
+    kube: Option<KubeBackend>,
+    created: bool,
+}
+
+impl KindBackend {
+    /// A kind backend.
+    pub fn new(setup: KindSetup) -> KindBackend {
+        KindBackend { setup, kube: None, created: false }
+    }
+
+    /// What exists now, from `kind get clusters`, the marker and Docker.
+    async fn observe(name: &str) -> Result<(Existing, Observed), String> {
+        let clusters: Vec<String> = exec::run_program("kind", &["get".into(), "clusters".into()], None)
+            .await?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("No kind clusters"))
+            .map(String::from)
+            .collect();
+        let mut observed = Observed { clusters: clusters.clone(), ..Observed::default() };
+        let existing = if clusters.iter().any(|c| c == name) {
+            let client = exec::client(Some(&format!("kind-{name}"))).await?;
+            let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "kube-public");
+            match cms.get_opt(crate::MARKER).await.map_err(|e| e.to_string())? {
+                Some(cm) => {
+                    observed.marked = true;
+                    Existing::Ours(cm.data.and_then(|d| d.get("configHash").cloned()).unwrap_or_default())
+                }
+                None => Existing::Foreign,
+            }
+        } else {
+            Existing::None
+        };
+        let docker = testcontainers::bollard::Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
+        for c in [format!("{name}-minio"), stack::REGISTRY_CONTAINER.to_string()] {
+            if let Ok(info) = docker.inspect_container(&c, None).await {
+                let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+                observed.containers.insert(c, labels.into_iter().collect());
+            }
+        }
+        Ok((existing, observed))
+    }
+
+    fn provision(&mut self, plan: &Scenario) -> Result<(), BackendError> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(backend_err)?;
+        let name = self.setup.kind.name.clone();
+        let (user, password) = provision::random_credentials();
+        let opts = UpOptions {
+            kind: self.setup.kind.clone(),
+            state_dir: self.setup.state_dir.clone(),
+            minio_user: user,
+            minio_password: password,
+        };
+        let (_, hash, _) = provision::kind_config(plan, &opts.kind).map_err(BackendError::Other)?;
+        let reuse = self.setup.reuse;
+        let result: Result<bool, String> = rt.block_on(async {
+            let (existing, _) = Self::observe(&name).await?;
+            let decision = provision::decide(&name, &existing, &hash, reuse);
+            let up = provision::up_plan(plan, &opts, &decision)?;
+            let created = decision != Decision::Reuse;
+            let mut ex = Executor::new(Some(format!("kind-{name}")));
+            tokio::select! {
+                r = ex.run(&up) => r.map(|_| created),
+                _ = tokio::signal::ctrl_c() => Err("interrupted while provisioning".to_string()),
+            }
+        });
+        match result {
+            Ok(created) => {
+                self.created = created;
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing half-done is left behind unless asked.
+                self.created = true;
+                if !self.setup.keep {
+                    let _ = self.teardown();
+                }
+                Err(BackendError::Other(format!("sparkrig up {name}: {e}")))
+            }
+        }
+    }
+
+    fn teardown(&mut self) -> Result<(), BackendError> {
+        let name = self.setup.kind.name.clone();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(backend_err)?;
+        rt.block_on(async {
+            let (_, observed) = Self::observe(&name).await?;
+            let plan = provision::down_plan(&name, &observed)?;
+            let errors = Executor::new(None).run_all(&plan).await;
+            if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        })
+        .map_err(|e| BackendError::Other(format!("sparkrig down {name}: {e}")))
+    }
+}
+
+impl Backend for KindBackend {
+    fn name(&self) -> &'static str {
+        "kind"
+    }
+
+    fn run(&mut self, plan: &Scenario, sink: &mut dyn Sink) -> Result<RunInfo, BackendError> {
+        check_supported(plan, true).map_err(BackendError::Other)?;
+        if self.kube.is_none() {
+            self.provision(plan)?;
+            let name = &self.setup.kind.name;
+            let target = Target {
+                context: Some(format!("kind-{name}")),
+                kind_cluster: Some(name.clone()),
+                minio_container: plan.stack.minio.enabled.then(|| format!("{name}-minio")),
+            };
+            self.kube = Some(KubeBackend::new(target)?);
+        }
+        self.kube.as_mut().expect("set above").run(plan, sink)
+    }
+
+    fn diagnose(&mut self, verdict: &Verdict, dir: &Path) -> Vec<PathBuf> {
+        self.kube.as_mut().map(|k| k.diagnose(verdict, dir)).unwrap_or_default()
+    }
+
+    fn finish(&mut self) -> Result<(), BackendError> {
+        if self.setup.keep {
+            eprintln!(
+                "keeping kind cluster {} (--keep); remove it with `sparkrig down --name {}`",
+                self.setup.kind.name, self.setup.kind.name
+            );
+            return Ok(());
+        }
+        if !self.created {
+            // Reused: it was there before this run, leave it.
+            return Ok(());
+        }
+        self.teardown()
+    }
+}
+
+/// Dry-run facts for kind: node names from the kind node map.
+pub fn kind_facts(s: &Scenario, opts: &KindOptions) -> Result<ClusterFacts, String> {
+    let (_, _, map) = provision::kind_config(s, opts)?;
+    let mut nodes = map.nodes.clone();
+    nodes.sort();
+    Ok(ClusterFacts {
+        kind_cluster: Some(opts.name.clone()),
+        minio_container: s.stack.minio.enabled.then(|| format!("{}-minio", opts.name)),
+        nodes,
+    })
+}
+
+/// The `up` plan for a dry run (assuming no cluster of that name exists).
+pub fn dry_up(s: &Scenario, setup: &KindSetup) -> Result<Plan, String> {
+    let opts = UpOptions {
+        kind: setup.kind.clone(),
+        state_dir: setup.state_dir.clone(),
+        minio_user: "sparkrig<random>".into(),
+        minio_password: "<random>".into(),
+    };
+    provision::up_plan(s, &opts, &Decision::Create)
+}
+
+/// The `down` plan for a dry run (as if everything sparkrig creates existed).
+pub fn dry_down(name: &str) -> Plan {
+    let label = |role: &str| -> BTreeMap<String, String> {
+        [(crate::OWNER_LABEL.to_string(), role.to_string()), (crate::CLUSTER_LABEL.to_string(), name.to_string())].into()
+    };
+    let observed = Observed {
+        clusters: vec![name.to_string()],
+        marked: true,
+        containers: [(format!("{name}-minio"), label("minio")), (stack::REGISTRY_CONTAINER.to_string(), label("registry"))].into(),
+    };
+    let mut p = provision::down_plan(name, &observed).unwrap_or_default();
+    if let Some(first) = p.steps.first_mut() {
+        first.why.push_str(" (only if it carries sparkrig's marker)");
+    }
+    p
+}
+
+/// Plan rendered with a title.
+pub fn titled(title: &str, p: &Plan) -> String {
+    format!("## {title}\n{p}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sparkrig_run::files::load_scenario;
+
+    fn load(name: &str) -> Scenario {
+        load_scenario(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name), None).unwrap()
+    }
+
+    #[test]
+    fn container_faults_are_refused_on_plain_kube_before_anything_runs() {
+        let s = load("node-loss-driver.yaml");
+        let e = check_supported(&s, false).unwrap_err();
+        assert!(e.contains("injects node-loss") && e.contains("--backend kind"), "{e}");
+        assert!(check_supported(&s, true).is_ok());
+        assert!(check_supported(&load("coredns-outage.yaml"), false).is_ok(), "scaling CoreDNS works on any cluster");
+    }
+
+    #[test]
+    fn the_dry_run_lists_apps_waits_and_fault_plans_on_kind_node_names() {
+        let s = load("node-loss-driver.yaml");
+        let opts = KindOptions::for_topology(&s.topology);
+        let text = dry_run(&s, &kind_facts(&s, &opts).unwrap()).unwrap();
+        assert!(text.contains("create SparkApplication default/"), "{text}");
+        assert!(text.contains("docker stop sparkrig-data-platform-worker3"), "{text}");
+        assert!(text.contains("docker start sparkrig-data-platform-worker3"), "{text}");
+        assert!(text.contains("every fault still active is healed"), "{text}");
+    }
+
+    #[test]
+    fn diagnostics_cover_the_pods_in_failed_evidence() {
+        use sparkrig_run::verdict::{Evidence, Outcome};
+        let ev = |pod: &str| Evidence { t: None, app: None, pod: Some(pod.into()), node: None, detail: String::new() };
+        let v = Verdict {
+            scenario: "s".into(),
+            backend: "kube".into(),
+            seed: None,
+            ended: String::new(),
+            passed: false,
+            results: vec![
+                Outcome {
+                    name: "a".into(),
+                    kind: "k".into(),
+                    passed: false,
+                    message: String::new(),
+                    more: 0,
+                    evidence: vec![ev("default/x"), ev("default/y")],
+                },
+                Outcome {
+                    name: "b".into(),
+                    kind: "k".into(),
+                    passed: true,
+                    message: String::new(),
+                    more: 0,
+                    evidence: vec![ev("default/z")],
+                },
+            ],
+            metrics: Default::default(),
+            samples: Default::default(),
+        };
+        assert_eq!(involved_pods(&v), vec!["default/x", "default/y"]);
+    }
+}
