@@ -1,13 +1,15 @@
 //! The `sparkrig` command: parses arguments, dispatches, maps results to exit codes
 //! (0 every expectation held, 1 one failed, 2 bad input or harness failure).
 
+mod real;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use real::{BackendKind, KindArgs, RealArgs};
 use sparkrig_model::time::Dur;
-use sparkrig_run::backend::{Backend, SimBackend};
 use sparkrig_run::files::load_scenario;
 use sparkrig_run::report;
 use sparkrig_run::runner;
@@ -35,6 +37,42 @@ enum Command {
     /// Run a scenario over one or more seeds and report scheduling figures; compare with a
     /// saved baseline (exit 1 on a regression beyond the threshold or failed expectations).
     Bench(BenchArgs),
+    /// Print the kind cluster config (v1alpha4) for a topology: per nodegroup a few workers
+    /// with the group's labels and its taints through a JoinConfiguration patch.
+    KindConfig {
+        /// Topology file.
+        topology: PathBuf,
+        #[command(flatten)]
+        kind: KindArgs,
+        /// Write it to a file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Create a kind cluster for a scenario and install its stack (registry, MinIO, Spark
+    /// Operator, History Server); it stays until `sparkrig down`.
+    Up {
+        /// Scenario file (its topology and stack).
+        scenario: PathBuf,
+        #[command(flatten)]
+        kind: KindArgs,
+        /// Reuse sparkrig's cluster of that name when its config matches.
+        #[arg(long)]
+        reuse: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete a kind cluster sparkrig created, with the containers it started for it.
+    Down {
+        /// kind cluster name (as `up` printed it).
+        #[arg(long)]
+        name: String,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check docker, kind, helm, kubectl and the inotify limits kind needs, with fixes.
+    Doctor,
     /// Recompute a verdict from a saved trace.
     Verdict {
         /// Trace (JSON lines) written by `run --trace`.
@@ -44,12 +82,6 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum BackendKind {
-    /// The embedded simulator.
-    Sim,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -91,6 +123,8 @@ struct RunArgs {
     trace: Option<PathBuf>,
     #[command(flatten)]
     out: OutputArgs,
+    #[command(flatten)]
+    real: RealArgs,
 }
 
 #[derive(clap::Args)]
@@ -124,6 +158,8 @@ struct BenchArgs {
     /// Colour the output.
     #[arg(long, value_enum, default_value_t)]
     color: ColorChoice,
+    #[command(flatten)]
+    real: RealArgs,
 }
 
 fn parse_dur(s: &str) -> Result<Dur, String> {
@@ -143,6 +179,22 @@ fn main() -> ExitCode {
         Command::Verdict { trace, scenario, out } => verdict(&trace, &scenario, &out),
         Command::Faults => faults(),
         Command::Bench(args) => bench(args),
+        Command::KindConfig { topology, kind, output } => match real::kind_config(&topology, &kind, output.as_deref()) {
+            Ok(()) => PASSED,
+            Err(e) => fail(e),
+        },
+        Command::Up { scenario, kind, reuse, dry_run } => match load_scenario(&scenario, None) {
+            Ok(s) => real::up(&s, &kind, reuse, dry_run).map_or_else(fail, |_| PASSED),
+            Err(d) => fail_diagnostics(&d),
+        },
+        Command::Down { name, dry_run } => real::down(&name, dry_run).map_or_else(fail, |_| PASSED),
+        Command::Doctor => {
+            if real::doctor() {
+                PASSED
+            } else {
+                EXPECTATION_FAILED
+            }
+        }
     };
     ExitCode::from(code)
 }
@@ -153,17 +205,43 @@ fn fail(msg: impl std::fmt::Display) -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
+    if let Err(e) = args.real.check(args.backend) {
+        return fail(e);
+    }
     let plan = match load_scenario(&args.scenario, args.seed) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
-    let mut backend: Box<dyn Backend> = match args.backend {
-        BackendKind::Sim => Box::new(SimBackend),
-    };
-    match runner::run(&plan, backend.as_mut(), args.trace.as_deref(), None) {
-        Ok((v, _)) => report_verdict(&v, &args.out),
-        Err(e) => fail(format!("{}: {e}", args.scenario.display())),
+    if args.real.dry_run {
+        return match real::dry_run(args.backend, &plan, &args.real) {
+            Ok(text) => {
+                print!("{text}");
+                PASSED
+            }
+            Err(e) => fail(e),
+        };
     }
+    let mut backend = match real::make(args.backend, &plan, &args.real) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let mut code = match runner::run(&plan, backend.as_mut(), args.trace.as_deref(), None) {
+        Ok((v, _)) => {
+            if !v.passed && args.backend != BackendKind::Sim {
+                let dir = real::artifacts_dir(&args.real, &[args.out.json.as_ref(), args.out.junit.as_ref()], &plan.name);
+                let files = backend.diagnose(&v, &dir);
+                if !files.is_empty() {
+                    eprintln!("diagnostics (pod logs, events) in {}", dir.display());
+                }
+            }
+            report_verdict(&v, &args.out)
+        }
+        Err(e) => fail(format!("{}: {e}", args.scenario.display())),
+    };
+    if let Err(e) = backend.finish() {
+        code = fail(e);
+    }
+    code
 }
 
 fn fail_diagnostics(d: &sparkrig_model::source::Diagnostics) -> u8 {
@@ -230,14 +308,27 @@ fn bench(args: BenchArgs) -> u8 {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    if let Err(e) = args.real.check(args.backend) {
+        return fail(e);
+    }
     let first = match load_scenario(&args.scenario, args.seed) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
+    if args.real.dry_run {
+        return match real::dry_run(args.backend, &first, &args.real) {
+            Ok(text) => {
+                print!("{text}");
+                PASSED
+            }
+            Err(e) => fail(e),
+        };
+    }
     let seeds: Vec<u64> = (0..u64::from(args.seeds)).map(|i| first.seed + i).collect();
     let progress = progress_bar(args.quiet, first.generated_apps().len() as u64 * seeds.len() as u64);
-    let mut backend: Box<dyn Backend> = match args.backend {
-        BackendKind::Sim => Box::new(SimBackend),
+    let mut backend = match real::make(args.backend, &first, &args.real) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
     };
     let mut ended = std::collections::HashSet::new();
     let mut current_seed = None;
@@ -256,6 +347,9 @@ fn bench(args: BenchArgs) -> u8 {
         }
     });
     progress.finish_and_clear();
+    if let Err(e) = backend.finish() {
+        eprintln!("error: {e}");
+    }
     let report = match result {
         Ok(r) => r,
         Err(e) => return fail(format!("{}: {e}", args.scenario.display())),

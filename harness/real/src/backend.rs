@@ -91,8 +91,16 @@ pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String, String> {
             serde_yaml::to_string(m).map_err(|e| e.to_string())?
         ));
     }
+    let mut shown = BTreeSet::new();
     for a in &s.arrivals {
         let app = s.templates[a.template].app.renamed(&a.name);
+        if shown.insert(a.template) {
+            line(format!(
+                "# the SparkApplication applied for {} (apps from the same manifest differ only in name):\nkubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'\n{}EOF",
+                a.name,
+                serde_yaml::to_string(&app.to_json()).map_err(|e| e.to_string())?
+            ));
+        }
         line(format!(
             "# at {}: create SparkApplication {}/{} (server-side apply; a refusal is recorded as app_rejected)",
             a.at,
@@ -673,6 +681,12 @@ impl KindBackend {
         Ok((existing, observed))
     }
 
+    /// `sparkrig up`: provisions the cluster and the stack (nothing is torn down afterwards).
+    pub fn provision_only(&mut self, plan: &Scenario) -> Result<(), BackendError> {
+        self.setup.keep = true;
+        self.provision(plan)
+    }
+
     fn provision(&mut self, plan: &Scenario) -> Result<(), BackendError> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(backend_err)?;
         let name = self.setup.kind.name.clone();
@@ -713,16 +727,24 @@ impl KindBackend {
     }
 
     fn teardown(&mut self) -> Result<(), BackendError> {
-        let name = self.setup.kind.name.clone();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(backend_err)?;
-        rt.block_on(async {
-            let (_, observed) = Self::observe(&name).await?;
-            let plan = provision::down_plan(&name, &observed)?;
-            let errors = Executor::new(None).run_all(&plan).await;
-            if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
-        })
-        .map_err(|e| BackendError::Other(format!("sparkrig down {name}: {e}")))
+        down(&self.setup.kind.name)
     }
+}
+
+/// `sparkrig down`: deletes sparkrig's kind cluster `name` and the containers sparkrig started
+/// for it; anything without sparkrig's marker or labels is left alone.
+pub fn down(name: &str) -> Result<(), BackendError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(backend_err)?;
+    rt.block_on(async {
+        let (_, observed) = KindBackend::observe(name).await?;
+        let plan = provision::down_plan(name, &observed)?;
+        if plan.steps.is_empty() {
+            eprintln!("nothing of sparkrig's named {name} exists");
+        }
+        let errors = Executor::new(None).run_all(&plan).await;
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    })
+    .map_err(|e| BackendError::Other(format!("sparkrig down {name}: {e}")))
 }
 
 impl Backend for KindBackend {

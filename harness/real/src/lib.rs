@@ -13,6 +13,7 @@
 //! the API server.
 
 pub mod backend;
+pub mod doctor;
 pub mod exec;
 pub mod faults;
 pub mod kindcfg;

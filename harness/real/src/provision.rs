@@ -90,7 +90,7 @@ pub fn random_credentials() -> (String, String) {
 /// The rendered kind config and its hash.
 pub fn kind_config(s: &Scenario, opts: &KindOptions) -> Result<(String, String, NodeMap), String> {
     let (cluster, map) = kindcfg::kind_config(&s.topology, opts)?;
-    let text = kindcfg::render(&cluster, &format!("{} (scenario {})", s.topology.name, s.name));
+    let text = kindcfg::render(&cluster, &format!("the topology of scenario {}", s.file));
     let hash = kindcfg::config_hash(&text);
     Ok((text, hash, map))
 }

@@ -124,7 +124,11 @@ pub fn history_server(s: &Scenario, endpoint: &str) -> String {
     let version = s.stack.spark_version.clone().unwrap_or_else(|| DEFAULT_SPARK_VERSION.into());
     let (selector, tolerations) = placement(&s.stack.history_server.placement);
     let labels = json!({"app.kubernetes.io/name": "spark-history-server", crate::OWNER_LABEL: "history-server"});
-    let fetch = S3A_JARS.iter().map(|u| format!("curl -fsSL -o /extra/$(basename {u}) {u}")).collect::<Vec<_>>().join(" && ");
+    let fetch = S3A_JARS
+        .iter()
+        .map(|u| format!("curl -fsSL -o /extra/{} {u}", u.rsplit('/').next().unwrap_or("jar")))
+        .collect::<Vec<_>>()
+        .join(" && ");
     let opts = [
         "-Dspark.history.fs.logDirectory=s3a://spark-events/".to_string(),
         format!("-Dspark.hadoop.fs.s3a.endpoint={endpoint}"),
