@@ -28,7 +28,7 @@ use crate::kindcfg::KindOptions;
 use crate::plan::Plan;
 use crate::provision::{self, Decision, Existing, Observed, UpOptions};
 use crate::stack::{self, OPERATOR_NAMESPACE};
-use crate::translate::Translator;
+use crate::translate::{Translator, pod_in_scope};
 
 /// The SparkApplication CRD the operator chart installs.
 pub const SPARK_APPLICATION_CRD: &str = "sparkapplications.sparkoperator.k8s.io";
@@ -205,6 +205,26 @@ impl Backend for KubeBackend {
     }
 }
 
+fn app_key(a: &DynamicObject) -> String {
+    format!("{}/{}", a.metadata.namespace.as_deref().unwrap_or("default"), a.metadata.name.as_deref().unwrap_or(""))
+}
+
+/// Of the SparkApplications found under the names a scenario will create: the ones an earlier
+/// sparkrig run left (to delete), or an error naming one that is not sparkrig's.
+pub fn stale_apps(found: &[(String, BTreeMap<String, String>)]) -> Result<Vec<String>, String> {
+    let mut stale = Vec::new();
+    for (key, labels) in found {
+        if labels.get(crate::OWNER_LABEL).map(String::as_str) == Some("app") {
+            stale.push(key.clone());
+        } else {
+            return Err(format!(
+                "SparkApplication {key} already exists and sparkrig did not create it; rename the scenario's apps or use another namespace"
+            ));
+        }
+    }
+    Ok(stale)
+}
+
 /// Pods named in the failed checks' evidence.
 pub fn involved_pods(v: &Verdict) -> Vec<String> {
     let mut pods = BTreeSet::new();
@@ -365,6 +385,7 @@ impl<'a> Run<'a> {
     }
 
     async fn go(&mut self) -> Result<RunInfo, BackendError> {
+        self.clear_previous_apps().await.map_err(BackendError::Other)?;
         self.emit(Event::RunStarted { scenario: self.s.name.clone(), backend: self.backend.into(), seed: None });
         for m in &self.s.extra_manifests {
             let text = serde_yaml::to_string(m).map_err(backend_err)?;
@@ -425,8 +446,8 @@ impl<'a> Run<'a> {
     async fn observe(&mut self, o: Obs) {
         let events = match o {
             Obs::Pod(e) => match *e {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => self.translator.pod(&p),
-                watcher::Event::Delete(p) => self.translator.pod_deleted(&p),
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if pod_in_scope(&p, &self.expected) => self.translator.pod(&p),
+                watcher::Event::Delete(p) if pod_in_scope(&p, &self.expected) => self.translator.pod_deleted(&p),
                 _ => vec![],
             },
             Obs::Node(e) => match *e {
@@ -435,7 +456,7 @@ impl<'a> Run<'a> {
                 _ => vec![],
             },
             Obs::App(e) => match *e {
-                watcher::Event::Apply(a) | watcher::Event::InitApply(a) => {
+                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if self.expected.contains(&app_key(&a)) => {
                     self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
                 }
                 watcher::Event::Delete(a) => {
@@ -451,11 +472,47 @@ impl<'a> Run<'a> {
         self.check_wait().await;
     }
 
+    /// SparkApplications of an earlier run with the names this scenario creates are deleted
+    /// (they carry sparkrig's label), so apps start fresh; anything else by those names is not
+    /// ours and stops the run.
+    async fn clear_previous_apps(&mut self) -> Result<(), String> {
+        let names: Vec<(String, String)> =
+            self.s.generated_apps().iter().map(|a| (a.namespace().to_string(), a.metadata.name.clone())).collect();
+        let mut found = Vec::new();
+        for (ns, name) in &names {
+            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
+            if let Some(o) = api.get_opt(name).await.map_err(|e| format!("SparkApplication {ns}/{name}: {e}"))? {
+                found.push((format!("{ns}/{name}"), o.metadata.labels.unwrap_or_default().into_iter().collect()));
+            }
+        }
+        let stale = stale_apps(&found)?;
+        for key in &stale {
+            let (ns, name) = key.split_once('/').expect("namespace/name");
+            self.say(&format!("deleting {key}, left by an earlier sparkrig run"));
+            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
+            let _ = api.delete(name, &Default::default()).await;
+        }
+        let give_up = Instant::now() + Duration::from_secs(120);
+        for key in &stale {
+            let (ns, name) = key.split_once('/').expect("namespace/name");
+            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
+            while api.get_opt(name).await.map_err(|e| e.to_string())?.is_some() {
+                if Instant::now() > give_up {
+                    return Err(format!("SparkApplication {key} from an earlier run is still being deleted after 120s"));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the pending wait if its condition holds now (steps recurse through here, hence
+    /// the box).
     async fn check_wait(&mut self) {
         if let Current::Wait(cond, _, _) = &self.current
             && cond.holds(&self.view, &self.expected)
         {
-            self.step_done(String::new()).await;
+            Box::pin(self.step_done(String::new())).await;
         }
     }
 
@@ -463,7 +520,9 @@ impl<'a> Run<'a> {
         let app = self.s.templates[template].app.renamed(name);
         let ns = app.namespace().to_string();
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &spark_application_resource());
-        let obj: DynamicObject = match serde_json::from_value(app.to_json()) {
+        let mut json = app.to_json();
+        json["metadata"]["labels"][crate::OWNER_LABEL] = "app".into();
+        let obj: DynamicObject = match serde_json::from_value(json) {
             Ok(o) => o,
             Err(e) => return self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
         };
@@ -488,7 +547,7 @@ impl<'a> Run<'a> {
                 }
                 Step::Wait { condition, timeout } => {
                     self.current = Current::Wait(condition, now + Duration::from_millis(timeout.as_ms()), timeout);
-                    self.check_wait_now().await;
+                    self.check_wait().await;
                     return;
                 }
                 Step::Submit { template, names } => {
@@ -523,14 +582,6 @@ impl<'a> Run<'a> {
                 }
             }
             return;
-        }
-    }
-
-    async fn check_wait_now(&mut self) {
-        if let Current::Wait(cond, _, _) = &self.current
-            && cond.holds(&self.view, &self.expected)
-        {
-            Box::pin(self.step_done(String::new())).await;
         }
     }
 
@@ -639,13 +690,12 @@ pub struct KindSetup {
 pub struct KindBackend {
     setup: KindSetup,
     kube: Option<KubeBackend>,
-    created: bool,
 }
 
 impl KindBackend {
     /// A kind backend.
     pub fn new(setup: KindSetup) -> KindBackend {
-        KindBackend { setup, kube: None, created: false }
+        KindBackend { setup, kube: None }
     }
 
     /// What exists now, from `kind get clusters`, the marker and Docker.
@@ -699,31 +749,24 @@ impl KindBackend {
         };
         let (_, hash, _) = provision::kind_config(plan, &opts.kind).map_err(BackendError::Other)?;
         let reuse = self.setup.reuse;
-        let result: Result<bool, String> = rt.block_on(async {
+        let result: Result<(), String> = rt.block_on(async {
             let (existing, _) = Self::observe(&name).await?;
             let decision = provision::decide(&name, &existing, &hash, reuse);
             let up = provision::up_plan(plan, &opts, &decision)?;
-            let created = decision != Decision::Reuse;
             let mut ex = Executor::new(Some(format!("kind-{name}")));
             tokio::select! {
-                r = ex.run(&up) => r.map(|_| created),
+                r = ex.run(&up) => r,
                 _ = tokio::signal::ctrl_c() => Err("interrupted while provisioning".to_string()),
             }
         });
-        match result {
-            Ok(created) => {
-                self.created = created;
-                Ok(())
+        result.map_err(|e| {
+            // Nothing half-done is left behind unless asked; `down` deletes only what carries
+            // sparkrig's marker and labels.
+            if !self.setup.keep {
+                let _ = self.teardown();
             }
-            Err(e) => {
-                // Nothing half-done is left behind unless asked.
-                self.created = true;
-                if !self.setup.keep {
-                    let _ = self.teardown();
-                }
-                Err(BackendError::Other(format!("sparkrig up {name}: {e}")))
-            }
-        }
+            BackendError::Other(format!("sparkrig up {name}: {e}"))
+        })
     }
 
     fn teardown(&mut self) -> Result<(), BackendError> {
@@ -772,15 +815,15 @@ impl Backend for KindBackend {
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
+        if self.kube.is_none() {
+            // Never provisioned (refused before the cluster was touched).
+            return Ok(());
+        }
         if self.setup.keep {
             eprintln!(
                 "keeping kind cluster {} (--keep); remove it with `sparkrig down --name {}`",
                 self.setup.kind.name, self.setup.kind.name
             );
-            return Ok(());
-        }
-        if !self.created {
-            // Reused: it was there before this run, leave it.
             return Ok(());
         }
         self.teardown()
@@ -859,6 +902,14 @@ mod tests {
         assert!(text.contains("docker stop sparkrig-data-platform-worker3"), "{text}");
         assert!(text.contains("docker start sparkrig-data-platform-worker3"), "{text}");
         assert!(text.contains("every fault still active is healed"), "{text}");
+    }
+
+    #[test]
+    fn only_apps_of_earlier_sparkrig_runs_are_deleted() {
+        let ours: BTreeMap<String, String> = [(crate::OWNER_LABEL.to_string(), "app".to_string())].into();
+        assert_eq!(stale_apps(&[("default/pi-1".into(), ours.clone())]).unwrap(), vec!["default/pi-1"]);
+        let e = stale_apps(&[("default/pi-1".into(), ours), ("default/pi-2".into(), BTreeMap::new())]).unwrap_err();
+        assert!(e.contains("default/pi-2 already exists and sparkrig did not create it"), "{e}");
     }
 
     #[test]

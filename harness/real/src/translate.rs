@@ -75,6 +75,17 @@ fn effect(s: &str) -> Option<TaintEffect> {
     }
 }
 
+/// Whether a pod belongs to this run: Spark pods only of the scenario's apps (a shared cluster
+/// runs other teams' Spark jobs too), every platform pod the watches select.
+pub fn pod_in_scope(pod: &Pod, apps: &BTreeSet<String>) -> bool {
+    let labels = pod.metadata.labels.as_ref();
+    match (labels.and_then(|l| l.get("spark-role")), labels.and_then(|l| l.get("sparkoperator.k8s.io/app-name"))) {
+        (Some(_), Some(app)) => apps.contains(&format!("{}/{app}", pod.metadata.namespace.as_deref().unwrap_or("default"))),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
 /// The platform component a pod belongs to, by the labels its chart or manifest sets.
 pub fn component(l: &Labels) -> Option<String> {
     if l.get("k8s-app").map(String::as_str) == Some("kube-dns") {
@@ -471,6 +482,17 @@ mod tests {
         assert!(t.app(&app("SUBMISSION_FAILED", 2, 0, "failed to run spark-submit")).is_empty());
         let ev = t.app(&app("RUNNING", 3, 1, ""));
         assert!(matches!(&ev[0], Event::AppState { state: AppState::Running, execution_attempts: 1, .. }));
+    }
+
+    #[test]
+    fn only_the_scenarios_spark_pods_are_in_scope() {
+        let apps: BTreeSet<String> = ["default/pi".to_string()].into();
+        assert!(pod_in_scope(&executor(json!({}), None, false), &apps));
+        let mut other = executor(json!({}), None, false);
+        other.metadata.labels.as_mut().unwrap().insert("sparkoperator.k8s.io/app-name".into(), "nightly-etl".into());
+        assert!(!pod_in_scope(&other, &apps), "another team's job");
+        let dns = pod(json!({"metadata": {"name": "coredns-1", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}}));
+        assert!(pod_in_scope(&dns, &apps));
     }
 
     #[test]
