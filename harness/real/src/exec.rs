@@ -121,6 +121,16 @@ impl Executor {
                 let client = self.kube().await?;
                 apply(&client, manifests).await
             }
+            Action::ApplyCrds { version } => {
+                if version != stack::VENDORED_OPERATOR {
+                    return Err(format!("sparkrig vendors the CRDs of spark-operator {}, not {version}", stack::VENDORED_OPERATOR));
+                }
+                let client = self.kube().await?;
+                for crd in stack::OPERATOR_CRDS {
+                    apply(&client, crd).await?;
+                }
+                Ok(())
+            }
             Action::Scale { namespace, name, replicas, remember } => {
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
                 if *remember {

@@ -78,6 +78,12 @@ pub enum Action {
         /// YAML documents.
         manifests: String,
     },
+    /// Server-side apply of the operator's CRDs vendored with sparkrig (helm installs `crds/`
+    /// only when absent and never upgrades them).
+    ApplyCrds {
+        /// Operator version the CRDs come from.
+        version: String,
+    },
     /// Scale a Deployment; with `remember`, record the current count first (for a heal).
     Scale {
         /// Namespace.
@@ -232,6 +238,18 @@ impl fmt::Display for Action {
                     "kubectl apply --server-side --force-conflicts --field-manager=sparkrig -f - <<'EOF'   # {what}\n{}\nEOF",
                     manifests.trim_end()
                 )
+            }
+            Action::ApplyCrds { version } => {
+                for (i, file) in crate::stack::OPERATOR_CRD_FILES.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(
+                        f,
+                        "kubectl apply --server-side --force-conflicts --field-manager=sparkrig -f https://raw.githubusercontent.com/kubeflow/spark-operator/v{version}/charts/spark-operator-chart/crds/{file}"
+                    )?;
+                }
+                Ok(())
             }
             Action::Scale { namespace, name, replicas, remember } => {
                 write!(f, "kubectl -n {namespace} scale deployment {name} --replicas={replicas}")?;

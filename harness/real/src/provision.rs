@@ -176,6 +176,19 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
             },
         );
     }
+    if s.stack.operator.version == stack::VENDORED_OPERATOR {
+        // helm installs crds/ only when absent and never upgrades them: apply them ourselves.
+        p.push(
+            format!("the spark-operator {} CRDs (server-side apply)", s.stack.operator.version),
+            Action::ApplyCrds { version: s.stack.operator.version.clone() },
+        );
+        for crd in ["sparkapplications.sparkoperator.k8s.io", "scheduledsparkapplications.sparkoperator.k8s.io"] {
+            p.push(
+                format!("CRD {crd} established"),
+                Action::Wait { what: Wait::CrdEstablished { name: crd.into() }, timeout: READY_TIMEOUT },
+            );
+        }
+    }
     let values = serde_yaml::to_string(&stack::operator_values(s)).expect("values serialise");
     p.push("spark-operator chart values from the scenario's stack", Action::WriteFile { path: values_path.clone(), contents: values });
     p.run(
@@ -321,6 +334,8 @@ mod tests {
             "kubectl wait nodes --all --for=condition=Ready",
             "docker push localhost:5001/apache/spark:3.5.6",
             "--network kind --label sparkrig.io/owned=minio --label sparkrig.io/cluster=sparkrig-data-platform",
+            "v2.5.2/charts/spark-operator-chart/crds/sparkoperator.k8s.io_sparkapplications.yaml",
+            "kubectl wait crd/sparkapplications.sparkoperator.k8s.io --for=condition=Established",
             "helm upgrade --install spark-operator spark-operator --repo https://kubeflow.github.io/spark-operator --version 2.5.2",
             "kubectl -n spark-operator wait deployment/spark-operator-webhook --for=condition=Available",
             "caBundle set on every webhook of spark-operator-webhook",

@@ -22,6 +22,17 @@ pub const WEBHOOK_CONFIGURATION: &str = "spark-operator-webhook";
 /// The webhook Service (`<fullname>-webhook-svc`, §5).
 pub const WEBHOOK_SERVICE: &str = "spark-operator-webhook-svc";
 
+/// The operator version whose CRDs are vendored (fixtures/crds/v2.5.2).
+pub const VENDORED_OPERATOR: &str = "2.5.2";
+/// The chart's CRD files, as named upstream.
+pub const OPERATOR_CRD_FILES: [&str; 2] =
+    ["sparkoperator.k8s.io_sparkapplications.yaml", "sparkoperator.k8s.io_scheduledsparkapplications.yaml"];
+/// Their text (Apache-2.0, kubeflow/spark-operator v2.5.2; fixtures/crds/SOURCE.md).
+pub const OPERATOR_CRDS: [&str; 2] = [
+    include_str!("../../../fixtures/crds/v2.5.2/sparkoperator.k8s.io_sparkapplications.yaml"),
+    include_str!("../../../fixtures/crds/v2.5.2/sparkoperator.k8s.io_scheduledsparkapplications.yaml"),
+];
+
 /// The local registry of the kind recipe (reference/kind-…-chaos.md §1.3).
 pub const REGISTRY_CONTAINER: &str = "kind-registry";
 /// Registry image (`registry:3` in the recipe).
