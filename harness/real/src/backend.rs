@@ -386,6 +386,8 @@ impl<'a> Run<'a> {
 
     async fn go(&mut self) -> Result<RunInfo, BackendError> {
         self.clear_previous_apps().await.map_err(BackendError::Other)?;
+        // Time zero is when the scenario starts, after the preparation above.
+        self.start = Instant::now();
         self.emit(Event::RunStarted { scenario: self.s.name.clone(), backend: self.backend.into(), seed: None });
         for m in &self.s.extra_manifests {
             let text = serde_yaml::to_string(m).map_err(backend_err)?;

@@ -16,6 +16,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, EvictParams, ListParams, Patch
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
+use serde::Deserialize as _;
 use serde_json::json;
 use sparkrig_model::scenario::glob_match;
 use testcontainers::bollard::Docker;
@@ -306,8 +307,6 @@ pub async fn apply(client: &Client, manifests: &str) -> Result<(), String> {
     }
     Ok(())
 }
-
-use serde::Deserialize as _;
 
 async fn drain(client: &Client, node: &str, grace: Duration) -> Result<(), String> {
     let pods: Api<Pod> = Api::all(client.clone());
