@@ -588,13 +588,7 @@ impl TraceView {
                 let (r, m) = (self.intern(reason), self.intern(message));
                 self.pod(pod, |p| p.ended = Some((t, *phase, *exit_code, r, m)))
             }
-            Event::PodDeleted { pod, reason } if self.forget_deleted => {
-                if let Some(app) = self.pods.remove(pod.as_str()).and_then(|p| p.app)
-                    && let Some(a) = self.apps.get_mut(&*app)
-                {
-                    a.pods.retain(|k| **k != **pod);
-                }
-            }
+            Event::PodDeleted { pod, .. } if self.forget_deleted => self.forget_pod(pod),
             Event::PodDeleted { pod, reason } => {
                 let r = self.intern(reason);
                 self.pod(pod, |p| p.deleted = Some((t, r)))
@@ -647,6 +641,16 @@ impl TraceView {
             | Event::StepEnded { .. }
             | Event::Autoscaler { .. }
             | Event::RunEnded { .. } => {}
+        }
+    }
+
+    /// Drops a pod (and its entry in its app's pod list) from the view, for consumers that
+    /// keep only what they still need of deleted pods.
+    pub fn forget_pod(&mut self, key: &str) {
+        if let Some(app) = self.pods.remove(key).and_then(|p| p.app)
+            && let Some(a) = self.apps.get_mut(&*app)
+        {
+            a.pods.retain(|k| &**k != key);
         }
     }
 

@@ -127,6 +127,8 @@ pub struct Evaluator {
     slo_samples: Vec<Vec<Dur>>,
     /// Per app: running executors now, and when it first reached its target.
     running_execs: BTreeMap<Text, (u32, Option<Time>)>,
+    /// When each app's first executor started running.
+    first_executor: BTreeMap<Text, Time>,
     /// Pods (current incarnation) that got a FailedScheduling.
     ever_unschedulable: std::collections::BTreeSet<String>,
     /// Nodes per group now, and the most at once.
@@ -164,6 +166,7 @@ impl Evaluator {
             samples: Samples::new(),
             op_latency: BTreeMap::new(),
             running_execs: BTreeMap::new(),
+            first_executor: BTreeMap::new(),
             ever_unschedulable: Default::default(),
             group_nodes: Default::default(),
         }
@@ -218,7 +221,17 @@ impl Evaluator {
             }
             Event::PodScheduled { pod, node } => self.on_scheduled(t, pod, node),
             Event::PodRunning { pod } => self.on_running(t, pod),
-            Event::PodTerminated { pod, .. } | Event::PodTerminating { pod, .. } | Event::PodDeleted { pod, .. } => self.on_stopped(pod),
+            Event::PodTerminated { pod, .. } | Event::PodTerminating { pod, .. } => self.on_stopped(pod),
+            Event::PodDeleted { pod, .. } => {
+                self.on_stopped(pod);
+                self.ever_unschedulable.remove(pod);
+                // Everything about a deleted pod is collected by now; keep it only while it can
+                // still explain a failure (it failed). Long runs stay small.
+                let failed = self.view.pods.get(pod.as_str()).is_some_and(|p| matches!(p.ended, Some((_, PodPhase::Failed, ..))));
+                if !failed {
+                    self.view.forget_pod(pod);
+                }
+            }
             _ => {}
         }
     }
@@ -413,6 +426,7 @@ impl Evaluator {
         if p.role == Some(SparkRole::Executor)
             && let Some(app) = p.app.clone()
         {
+            self.first_executor.entry(app.clone()).or_insert(t);
             let target = self.view.apps.get(&*app).map_or(0, |a| a.executors);
             let e = self.running_execs.entry(app).or_insert((0, None));
             e.0 += 1;
@@ -749,7 +763,7 @@ impl Evaluator {
             .filter(|(k, _)| apps.matches(k))
             .filter_map(|(k, a)| match metric {
                 Metric::AppTurnaround => a.history.iter().find(|(_, s)| s.is_terminal()).map(|(t, _)| *t - a.created),
-                Metric::TimeToFirstExecutor => self.first_executor(k).map(|t| t - a.created),
+                Metric::TimeToFirstExecutor => self.first_executor.get(k.as_str()).map(|t| *t - a.created),
                 Metric::TimeToAllExecutors => self.running_execs.get(k.as_str()).and_then(|e| e.1).map(|t| t - a.created),
                 Metric::SubmitLatency => self.op_latency.get(&(Figure::SubmitLatency, k.clone())).copied(),
                 Metric::StartLatency => self.op_latency.get(&(Figure::StartLatency, k.clone())).copied(),
@@ -758,10 +772,6 @@ impl Evaluator {
             .collect()
     }
 
-    fn first_executor(&self, app: &str) -> Option<Time> {
-        let a = self.view.apps.get(app)?;
-        a.pods.iter().filter_map(|k| self.view.pods.get(k)).filter(|p| p.role == Some(SparkRole::Executor)).filter_map(|p| p.running).min()
-    }
 
     fn metrics(&self) -> (Metrics, Samples) {
         let mut by_state = BTreeMap::new();
