@@ -15,9 +15,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sparkrig_run::backend::SimBackend;
 use sparkrig_run::files::load_scenario;
 use sparkrig_run::runner;
+use sparkrig_sim::SimBackend;
 
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/monday-morning.yaml");
 

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 use sparkrig_model::trace::JsonlWriter;
-use sparkrig_run::backend::SimBackend;
 use sparkrig_run::files::load_scenario;
 use sparkrig_run::runner;
+use sparkrig_sim::SimBackend;
 
 const GOLDEN: &str = "tests/golden/trace-digests.txt";
 const SEEDS: [u64; 3] = [1, 2, 3];

@@ -9,7 +9,8 @@ use sparkrig_model::source::Source;
 use sparkrig_model::topology::Topology;
 use sparkrig_real::backend::{self, KindBackend, KindSetup, KubeBackend, Target};
 use sparkrig_real::kindcfg::{self, DEFAULT_KUBERNETES, DEFAULT_WORKERS_PER_GROUP, KindOptions};
-use sparkrig_run::backend::{Backend, SimBackend};
+use sparkrig_run::backend::Backend;
+use sparkrig_sim::SimBackend;
 
 /// Where a scenario runs.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

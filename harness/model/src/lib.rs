@@ -12,5 +12,6 @@ pub mod scenario;
 pub mod source;
 pub mod sparkapp;
 pub mod time;
+pub mod timeline;
 pub mod topology;
 pub mod trace;

@@ -1,13 +1,13 @@
 //! Backends execute a plan and produce a trace; nothing else.
 //!
-//! Entry point: [`Backend`]. [`SimBackend`] is the embedded simulator (the default).
+//! Entry point: [`Backend`]. The embedded simulator's backend lives with the simulator
+//! (`sparkrig_sim::SimBackend`), the real ones in `sparkrig-real`; neither links the other.
 
 use std::path::{Path, PathBuf};
 
 use sparkrig_model::scenario::Scenario;
 use sparkrig_model::time::Time;
 use sparkrig_model::trace::Sink;
-use sparkrig_sim::Simulation;
 
 use crate::verdict::Verdict;
 
@@ -25,12 +25,20 @@ pub struct RunInfo {
 /// The backend could not run the plan (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The simulator refused the plan.
+    /// The backend failed; the source says where (the simulator refused the plan, the API
+    /// server or Docker answered an error, a program failed).
     #[error(transparent)]
-    Sim(#[from] sparkrig_sim::SimError),
-    /// Anything else, with what to do about it.
+    Failed(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The backend refuses the plan or its options, with what to do about it.
     #[error("{0}")]
     Other(String),
+}
+
+impl BackendError {
+    /// Wraps a backend's own error.
+    pub fn failed(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+        BackendError::Failed(Box::new(e))
+    }
 }
 
 /// Executes plans.
@@ -47,25 +55,5 @@ pub trait Backend {
     /// Tears down what the backend set up (clusters, containers), unless told to keep it.
     fn finish(&mut self) -> Result<(), BackendError> {
         Ok(())
-    }
-}
-
-/// The embedded simulator.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SimBackend;
-
-impl Backend for SimBackend {
-    fn name(&self) -> &'static str {
-        "sim"
-    }
-
-    fn run(&mut self, plan: &Scenario, sink: &mut dyn Sink) -> Result<RunInfo, BackendError> {
-        let mut sim = Simulation::new(plan)?;
-        let s = sim.run(sink);
-        Ok(RunInfo {
-            end: s.end,
-            reason: s.reason,
-            stats: vec![("events", s.events), ("pods_created", s.pods_created), ("peak_pods", s.peak_pods)],
-        })
     }
 }

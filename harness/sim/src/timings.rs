@@ -1,7 +1,7 @@
 //! Every timing constant of the simulator, with its upstream source. Scenario files override
 //! the first few under `sim:`.
 
-use sparkrig_model::scenario::raw::RawSim;
+use sparkrig_model::scenario::SimTimings;
 use sparkrig_model::time::Dur;
 
 /// Simulator timings.
@@ -81,7 +81,7 @@ impl Default for Timings {
 
 impl Timings {
     /// Defaults with a scenario's `sim:` overrides.
-    pub fn with_overrides(o: &RawSim) -> Timings {
+    pub fn with_overrides(o: &SimTimings) -> Timings {
         let d = Timings::default();
         Timings {
             image_pull: o.image_pull.unwrap_or(d.image_pull),

@@ -27,6 +27,33 @@ pub trait Files {
     fn list(&self, dir: &Path) -> Vec<String>;
 }
 
+/// Files held in memory (tests, scenarios built in code): paths are matched as given.
+#[derive(Debug, Clone, Default)]
+pub struct MemFiles(pub std::collections::BTreeMap<PathBuf, String>);
+
+impl MemFiles {
+    /// Adds a file.
+    #[must_use]
+    pub fn with(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> MemFiles {
+        self.0.insert(path.into(), text.into());
+        self
+    }
+}
+
+impl Files for MemFiles {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        self.0.get(path).cloned().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.0.contains_key(path)
+    }
+
+    fn list(&self, dir: &Path) -> Vec<String> {
+        self.0.keys().filter(|p| p.parent() == Some(dir)).filter_map(|p| p.file_name()?.to_str().map(String::from)).collect()
+    }
+}
+
 /// Loads and validates a scenario file.
 pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
     let name = display(path);
@@ -261,7 +288,12 @@ impl Cx<'_> {
             arrivals,
             steps,
             expectations,
-            sim: raw.sim.clone(),
+            sim: SimTimings {
+                image_pull: raw.sim.image_pull,
+                container_start: raw.sim.container_start,
+                jvm_start: raw.sim.jvm_start,
+                api_call: raw.sim.api_call,
+            },
             max_duration: raw.max_duration.unwrap_or(Dur::hours(24)),
             extra_manifests: Vec::new(),
         })

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use load::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, load, load_str, merge_patch};
+pub use load::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, load, load_str, merge_patch};
 pub use raw::{Expander, FailurePolicy};
 pub use select::{AppSel, PodSel, glob_match};
 
@@ -49,11 +49,24 @@ pub struct Scenario {
     /// Expectations.
     pub expectations: Vec<Expectation>,
     /// Simulator timing overrides.
-    pub sim: raw::RawSim,
+    pub sim: SimTimings,
     /// Hard stop.
     pub max_duration: Dur,
     /// Other objects in the referenced manifests (ConfigMaps, Secrets): applied by real backends.
     pub extra_manifests: Vec<serde_json::Value>,
+}
+
+/// Simulator timing overrides (the scenario's `sim:`); real backends ignore them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimTimings {
+    /// Pulling a Spark image onto a node that does not have it.
+    pub image_pull: Option<Dur>,
+    /// Container start after the image is present.
+    pub container_start: Option<Dur>,
+    /// JVM start until the SparkContext is up (driver) or the executor registered.
+    pub jvm_start: Option<Dur>,
+    /// One pod-create API call.
+    pub api_call: Option<Dur>,
 }
 
 /// A SparkApplication read from a manifest, with the work it represents.

@@ -1,5 +1,5 @@
-//! The Spark driver (Spark's Kubernetes scheduler backend and task scheduler), per
-//! reference/spark-on-kubernetes.md §2–3 and the cheat-sheet of §8:
+//! The Spark driver (Spark's Kubernetes scheduler backend and task scheduler) and its
+//! executors' JVMs, per reference/spark-on-kubernetes.md §2–3 and the cheat-sheet of §8:
 //!
 //! - Allocation every `batch.delay` (1 s): at most `batch.size` new pods (5 in 3.x, 10 in
 //!   4.0/4.1, 20 from 4.2), only when the previous batch has been created; Pending pods count
@@ -17,22 +17,29 @@
 //!   lost with an executor are re-run, counted toward `spark.task.maxFailures` = 4 only when the
 //!   loss was the app's fault; S3 reads fail while MinIO is unreachable.
 //! - With `spark.decommission.enabled`, an executor being deleted stops taking tasks, finishes
-//!   the running ones within the 30 s grace period and exits 0.
+//!   the running ones within the 30 s grace period and exits 0 (the kubelet reads this from the
+//!   pod's [`crate::store::Process`], which this model keeps current).
 //! - Dynamic allocation: start at max(min, initial, instances); while tasks are backlogged, add
 //!   1, 2, 4, ... executors per second up to what the tasks need and `maxExecutors`; remove
 //!   executors idle for 60 s down to `minExecutors`.
+//!
+//! Inputs: its own [`Ev`]s; [`Drivers::driver_pod_created`], [`Drivers::process_up`],
+//! [`Drivers::driver_lifecycle`], [`Drivers::driver_gc`], [`Drivers::executor_pod_changed`],
+//! [`Drivers::executor_pod_gone`], [`Drivers::unreachable`], [`Drivers::node_reconnected`].
+//! Outputs: executor pods through the API, container exits, `pod_create_failed` trace events.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use sparkrig_model::kube::Labels;
-use sparkrig_model::podspec::{self, SparkRole, Submission, executor_cores, initial_executors};
+use sparkrig_model::podspec::{SparkRole, Submission, executor_cores, initial_executors};
 use sparkrig_model::sparkapp::SparkVersion;
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
 
-use super::operator::Admission;
-use super::{AppId, Ev, Owner, Phase, PodId, Simulation};
+use super::operator::{Admission, POD_WEBHOOK, admission};
+use super::shapes::Shapes;
+use crate::api::{Cx, Key, controller};
+use crate::store::{AppId, LabelSource, NewPod, Owner, Phase, PodId, Process, Store};
 
 /// `spark.task.maxFailures` (§3.6).
 const TASK_MAX_FAILURES: u8 = 4;
@@ -47,11 +54,71 @@ const HEARTBEAT_GIVE_UP: Dur = Dur::secs(600);
 /// S3A gives up on an unreachable endpoint after its own retries (`fs.s3a.retry.limit` 7,
 /// 500 ms doubling); about 5 s (inference).
 const S3A_RETRY_BUDGET: Dur = Dur::secs(5);
-/// `spark.kubernetes.executor.terminationGracePeriodSeconds` = 30 s (4.1+; pod default before).
-const DECOMMISSION_GRACE: Dur = Dur::secs(30);
 /// `spark.dynamicAllocation.executorIdleTimeout` = 60 s; backlog timeouts 1 s (§3.8).
 const DA_IDLE_TIMEOUT: Dur = Dur::secs(60);
 const DA_BACKLOG_TIMEOUT: Dur = Dur::secs(1);
+
+/// The drivers' timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ev {
+    /// `ExecutorPodsAllocator` tick.
+    Tick {
+        /// App.
+        app: AppId,
+        /// Run.
+        run: u32,
+    },
+    /// One executor pod POST returns.
+    CreateExecutor {
+        /// App.
+        app: AppId,
+        /// Run.
+        run: u32,
+        /// Executor id.
+        exec: u32,
+        /// Allocation batch.
+        batch: u32,
+    },
+    /// `maxRegisteredResourcesWaitingTime` is over: tasks start.
+    StartScheduling {
+        /// App.
+        app: AppId,
+        /// Run.
+        run: u32,
+    },
+    /// A task ends.
+    TaskDone {
+        /// App.
+        app: AppId,
+        /// Run.
+        run: u32,
+        /// Executor.
+        exec: u32,
+        /// Task token.
+        token: u64,
+    },
+    /// The driver's heartbeat check finds an executor silent too long.
+    HeartbeatTimeout {
+        /// App.
+        app: AppId,
+        /// Run.
+        run: u32,
+        /// Executor.
+        exec: u32,
+    },
+    /// An executor gives up on its unreachable driver.
+    ExecutorSelfExit {
+        /// Executor pod.
+        pod: PodId,
+    },
+    /// Dynamic allocation's once-a-second check.
+    AllocationTick {
+        /// App.
+        app: AppId,
+        /// Run.
+        run: u32,
+    },
+}
 
 #[derive(Debug)]
 struct Exec {
@@ -66,8 +133,6 @@ struct Exec {
     /// Finished while the executor or the driver was unreachable; delivered on reconnect.
     unreported: Vec<u64>,
     idle_since: Time,
-    /// Bumped when the executor becomes reachable again (cancels heartbeat timeouts).
-    hb_epoch: u32,
 }
 
 #[derive(Debug)]
@@ -79,7 +144,7 @@ struct Dynamic {
 }
 
 #[derive(Debug)]
-pub(crate) struct Driver {
+struct Driver {
     pod: PodId,
     sub: Arc<Submission>,
     namespace: String,
@@ -109,9 +174,16 @@ pub(crate) struct Driver {
     next_token: u64,
     tick_armed: bool,
     stopping: bool,
-    /// Bumped when the driver becomes reachable again (cancels executors' give-up timers).
-    reach_epoch: u32,
 }
+
+/// Every Spark driver of the cluster (one per app run), with its executors.
+#[derive(Debug, Default)]
+pub struct Drivers {
+    map: BTreeMap<(AppId, u32), Driver>,
+    shapes: Shapes,
+}
+
+controller!(Drivers, Ev, Driver);
 
 /// `spark.kubernetes.allocation.batch.size` default by version (§0 table).
 fn default_batch(v: SparkVersion) -> u32 {
@@ -132,9 +204,30 @@ fn main_file_missing(image: &str, file: Option<&str>) -> Option<String> {
     (official && !(path.starts_with("/opt/spark/examples/") || path.starts_with("/opt/spark/jars/"))).then(|| path.to_string())
 }
 
-impl Simulation {
-    pub(crate) fn start_driver(&mut self, app: AppId, run: u32, pod: PodId, sub: Arc<Submission>) {
-        let a = &self.apps[app.0 as usize];
+impl Drivers {
+    /// Handles one of its timers.
+    pub fn handle(cx: &mut impl Cx<Drivers>, ev: Ev) {
+        match ev {
+            Ev::Tick { app, run } => Self::tick(cx, app, run),
+            Ev::CreateExecutor { app, run, exec, batch } => Self::create_executor(cx, app, run, exec, batch),
+            Ev::StartScheduling { app, run } => {
+                if let Some(d) = cx.me().map.get_mut(&(app, run)) {
+                    d.scheduling = true;
+                    Self::assign_tasks(cx, app, run);
+                }
+            }
+            Ev::TaskDone { app, run, exec, token } => Self::task_done(cx, app, run, exec, token),
+            Ev::HeartbeatTimeout { app, run, exec } => Self::heartbeat_timeout(cx, app, run, exec),
+            Ev::ExecutorSelfExit { pod } => Self::executor_self_exit(cx, pod),
+            Ev::AllocationTick { app, run } => Self::allocation_tick(cx, app, run),
+        }
+    }
+
+    /// spark-submit created a driver pod: the driver of this run exists (its JVM starts when
+    /// the kubelet starts the container).
+    pub fn driver_pod_created(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, pod: PodId) {
+        let Some(LabelSource::Spark { sub, .. }) = cx.store().pod(pod).map(|p| p.labels.clone()) else { return };
+        let a = cx.store().app(app);
         let spec = &a.app;
         let conf = &spec.spec.spark_conf;
         let version = spec.spark_version().unwrap_or(SparkVersion::new(3, 5, 0));
@@ -202,36 +295,41 @@ impl Simulation {
             next_token: 0,
             tick_armed: false,
             stopping: false,
-            reach_epoch: 0,
         };
-        self.drivers.insert((app, run), d);
-    }
-
-    fn driver(&mut self, app: AppId, run: u32) -> Option<&mut Driver> {
-        self.drivers.get_mut(&(app, run))
+        cx.me().map.insert((app, run), d);
     }
 
     /// The driver is up and can talk to the API server and its executors.
-    fn driver_active(&self, app: AppId, run: u32) -> bool {
-        self.drivers.get(&(app, run)).is_some_and(|d| d.up.is_some() && !d.stopping && self.pod_reachable(d.pod))
+    fn active(cx: &impl Cx<Drivers>, app: AppId, run: u32) -> bool {
+        cx.me_ref().map.get(&(app, run)).is_some_and(|d| d.up.is_some() && !d.stopping && cx.store().pod_reachable(d.pod))
     }
 
-    /// Labels of a Spark pod, derived as the operator and Spark set them.
-    pub(crate) fn spark_pod_labels(&self, app: AppId, run: u32, exec: Option<u32>) -> Labels {
-        let (Some(d), a) = (self.drivers.get(&(app, run)), &self.apps[app.0 as usize]) else { return Labels::new() };
-        let pod = match exec {
-            None => podspec::driver_pod(&a.app, &d.sub),
-            Some(e) => podspec::executor_pod(&a.app, &d.sub, e),
-        };
-        pod.map(|p| p.labels).unwrap_or_default()
+    /// Keeps what the kubelet reads when it stops an executor's container current.
+    fn sync_process(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32) {
+        let (me, store, _) = cx.parts();
+        let Some(d) = me.map.get(&(app, run)) else { return };
+        let Some(e) = d.execs.get(&exec) else { return };
+        if let Some(p) = store.pod_mut(e.pod) {
+            p.process = Process { decommissions: d.decommission && e.registered, busy_until: e.running.iter().map(|r| r.3).max() };
+        }
+    }
+
+    /// A Spark JVM is up.
+    pub fn process_up(cx: &mut impl Cx<Drivers>, pod: PodId) {
+        match cx.store().pod(pod).map(|p| p.owner) {
+            Some(Owner::Driver { app, run }) => Self::driver_process_up(cx, app, run),
+            Some(Owner::Executor { app, run, exec }) => Self::executor_process_up(cx, app, run, exec),
+            _ => {}
+        }
     }
 
     /// JVM up: the main resource must exist; SparkContext needs `kubernetes.default.svc` and,
     /// with event logs on S3, the log directory.
-    pub(crate) fn driver_process_up(&mut self, app: AppId, run: u32) {
-        let (dns, s3, now) = (self.dns_serving(), self.minio_serving() && self.dns_serving(), self.now);
-        let spec = self.apps[app.0 as usize].app.clone();
-        let Some(d) = self.driver(app, run) else { return };
+    fn driver_process_up(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        let store = cx.store();
+        let (dns, s3, now) = (store.dns_serving(), store.minio_serving() && store.dns_serving(), cx.now());
+        let spec = store.app(app).app.clone();
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         let pod = d.pod;
         let image = spec.spec.driver.image.clone().or(spec.spec.image.clone()).unwrap_or_default();
         let failure = if let Some(path) = main_file_missing(&image, spec.spec.main_application_file.as_deref()) {
@@ -249,36 +347,36 @@ impl Simulation {
             None
         };
         if let Some(msg) = failure {
-            self.exit_after(pod, Dur::ZERO, 1, "Error", msg);
+            cx.exit_container(pod, Dur::ZERO, 1, "Error", msg);
             return;
         }
         d.up = Some(now);
         let dynamic = d.dynamic.is_some();
-        let wait = self.t.max_registered_wait;
-        self.at(Dur::ZERO, Ev::DriverTick { app, run });
-        self.at(wait, Ev::StartScheduling { app, run });
+        let wait = cx.timings().max_registered_wait;
+        cx.at(Dur::ZERO, Ev::Tick { app, run });
+        cx.at(wait, Ev::StartScheduling { app, run });
         if dynamic {
-            self.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
+            cx.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
         }
     }
 
-    fn arm_tick(&mut self, app: AppId, run: u32) {
-        let delay = self.t.batch_delay;
-        let Some(d) = self.driver(app, run) else { return };
+    fn arm_tick(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        let delay = cx.timings().batch_delay;
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         if d.tick_armed || d.stopping || d.up.is_none() {
             return;
         }
         d.tick_armed = true;
-        self.at(delay, Ev::DriverTick { app, run });
+        cx.at(delay, Ev::Tick { app, run });
     }
 
     /// Executor pods Spark counts against its target: Pending (not deleted) and Running
     /// (including Terminating ones still Running on a node that is gone).
-    fn counted_pods(&self, d: &Driver) -> u32 {
+    fn counted_pods(store: &Store, d: &Driver) -> u32 {
         d.execs
             .values()
             .filter(|e| {
-                self.pod(e.pod).is_some_and(|p| match p.phase {
+                store.pod(e.pod).is_some_and(|p| match p.phase {
                     Phase::Running => true,
                     Phase::Pending => p.deleting.is_none(),
                     _ => false,
@@ -289,19 +387,19 @@ impl Simulation {
 
     /// `ExecutorPodsAllocator.onNewSnapshots`: one batch per tick, only once the previous batch
     /// has been created.
-    pub(crate) fn driver_tick(&mut self, app: AppId, run: u32) {
-        let api = self.t.api_call;
-        let active = self.driver_active(app, run);
-        let Some(d) = self.drivers.get(&(app, run)) else { return };
-        let live = self.counted_pods(d);
-        let d = self.driver(app, run).expect("checked");
+    fn tick(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        let api = cx.timings().api_call;
+        let active = Self::active(cx, app, run);
+        let Some(d) = cx.me_ref().map.get(&(app, run)) else { return };
+        let live = Self::counted_pods(cx.store(), d);
+        let d = cx.me().map.get_mut(&(app, run)).expect("checked");
         d.tick_armed = false;
         if d.stopping || d.up.is_none() {
             return;
         }
         if !active || d.in_flight > 0 {
             // Unreachable API server: calls fail and are retried next tick.
-            self.arm_tick(app, run);
+            Self::arm_tick(cx, app, run);
             return;
         }
         let want = d.target.saturating_sub(live);
@@ -315,13 +413,13 @@ impl Simulation {
         d.in_flight += n;
         for i in 0..n {
             // Pods are created serially, one POST each.
-            self.at(api.times(u64::from(i) + 1), Ev::CreateExecutor { app, run, exec: first + i, batch });
+            cx.at(api.times(u64::from(i) + 1), Ev::CreateExecutor { app, run, exec: first + i, batch });
         }
-        self.arm_tick(app, run);
+        Self::arm_tick(cx, app, run);
     }
 
-    pub(crate) fn create_executor(&mut self, app: AppId, run: u32, exec: u32, batch: u32) {
-        let Some(d) = self.driver(app, run) else { return };
+    fn create_executor(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32, batch: u32) {
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         d.in_flight = d.in_flight.saturating_sub(1);
         if d.stopping || d.aborted_batch == batch {
             return;
@@ -329,20 +427,21 @@ impl Simulation {
         let name = d.sub.executor_pod_name(exec);
         let key = format!("{}/{name}", d.namespace);
         let counts_create_failures = d.version >= SparkVersion::new(4, 3, 0);
-        let mutated = match self.admission("-v1-pod") {
+        let mutated = match admission(cx.plan(), cx.store(), POD_WEBHOOK) {
             Admission::Rejected(msg) => {
                 // An exception aborts the rest of the batch; retried next tick (§2.3). From 4.3
                 // creation failures count toward maxNumFailures (SPARK-55075).
-                let d = self.driver(app, run).expect("checked");
+                let d = cx.me().map.get_mut(&(app, run)).expect("checked");
                 d.aborted_batch = batch;
                 if counts_create_failures {
                     d.failures += 1;
                 }
                 let over = d.max_failures.filter(|m| d.failures > *m);
-                let app_key = self.apps[app.0 as usize].key.clone();
-                self.emit(Event::PodCreateFailed { app: app_key, pod: key, message: msg.clone() });
+                let app_key = cx.store().app(app).key.clone();
+                cx.emit(Event::PodCreateFailed { app: app_key, pod: key, message: msg.clone() });
                 if let Some(max) = over {
-                    self.driver_stop(
+                    Self::stop(
+                        cx,
                         app,
                         run,
                         11,
@@ -350,48 +449,45 @@ impl Simulation {
                         format!("driver exited 11: Max number of executor failures ({max}) reached; last: {msg}"),
                     );
                 } else {
-                    self.arm_tick(app, run);
+                    Self::arm_tick(cx, app, run);
                 }
                 return;
             }
             Admission::Mutated => true,
             Admission::Unmutated => false,
         };
-        let Ok(shape) = self.shape(app, SparkRole::Executor, mutated) else { return };
-        let from_registry = self.plan.stack.registry.enabled;
-        let app_key = self.apps[app.0 as usize].key.clone();
-        let pod = self.create_pod(
+        let plan = cx.plan().clone();
+        let (me, store, _) = cx.parts();
+        let a = &store.apps[app.0 as usize];
+        let Ok(shape) = me.shapes.get(app, a, &plan.templates[a.template].app, SparkRole::Executor, mutated, &mut store.interner) else {
+            return;
+        };
+        let sub = me.map[&(app, run)].sub.clone();
+        let (app_spec, app_key) = (a.app.clone(), a.key.clone());
+        let pod = cx.create_pod(NewPod {
             key,
-            Owner::Executor { app, run, exec },
-            shape.spec,
-            &shape.image,
-            from_registry,
-            Some(app_key),
-            Some(SparkRole::Executor),
-            None,
-            shape.node_selector,
-        );
-        let now = self.now;
-        self.driver(app, run).expect("checked").execs.insert(
+            owner: Owner::Executor { app, run, exec },
+            labels: LabelSource::Spark { app: app_spec, sub, exec: Some(exec) },
+            spec: shape.spec,
+            image: shape.image,
+            from_registry: plan.stack.registry.enabled,
+            app: Some(app_key),
+            role: Some(SparkRole::Executor),
+            component: None,
+            node_selector: shape.node_selector,
+        });
+        let now = cx.now();
+        cx.me().map.get_mut(&(app, run)).expect("checked").execs.insert(
             exec,
-            Exec {
-                pod,
-                registered: false,
-                removed: false,
-                draining: false,
-                running: Vec::new(),
-                unreported: Vec::new(),
-                idle_since: now,
-                hb_epoch: 0,
-            },
+            Exec { pod, registered: false, removed: false, draining: false, running: Vec::new(), unreported: Vec::new(), idle_since: now },
         );
     }
 
     /// Executor JVM up: register with the driver.
-    pub(crate) fn executor_process_up(&mut self, app: AppId, run: u32, exec: u32) {
-        let dns = self.dns_serving();
-        let driver_ok = self.driver_active(app, run);
-        let Some(d) = self.drivers.get(&(app, run)) else { return };
+    fn executor_process_up(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32) {
+        let dns = cx.store().dns_serving();
+        let driver_ok = Self::active(cx, app, run);
+        let Some(d) = cx.me_ref().map.get(&(app, run)) else { return };
         let Some(e) = d.execs.get(&exec) else { return };
         let pod = e.pod;
         let host = if d.needs_dns { d.sub.driver_host(&d.namespace) } else { "<driver pod IP>".into() };
@@ -400,42 +496,37 @@ impl Simulation {
             Some(format!(
                 "executor exited 1: java.io.IOException: Failed to connect to {host}:7078; caused by java.net.UnknownHostException: {host}"
             ))
-        } else if !driver_ok || !self.pod_reachable(pod) {
+        } else if !driver_ok || !cx.store().pod_reachable(pod) {
             Some(format!("executor exited 1: Cannot register with driver: spark://CoarseGrainedScheduler@{host}:7078"))
         } else {
             None
         };
         if let Some(msg) = failure {
-            self.exit_after(pod, Dur::ZERO, 1, "Error", msg);
+            cx.exit_container(pod, Dur::ZERO, 1, "Error", msg);
             return;
         }
-        let percent = self.t.min_registered_percent;
-        let d = self.driver(app, run).expect("checked");
+        let percent = cx.timings().min_registered_percent;
+        let d = cx.me().map.get_mut(&(app, run)).expect("checked");
         let e = d.execs.get_mut(&exec).expect("checked");
         e.registered = true;
         let registered = d.execs.values().filter(|e| e.registered && !e.removed).count() as u32;
         if !d.scheduling && registered * 100 >= d.target * percent {
             d.scheduling = true;
         }
-        self.assign_tasks(app, run);
+        Self::sync_process(cx, app, run, exec);
+        Self::assign_tasks(cx, app, run);
     }
 
-    pub(crate) fn start_scheduling(&mut self, app: AppId, run: u32) {
-        if let Some(d) = self.driver(app, run) {
-            d.scheduling = true;
-            self.assign_tasks(app, run);
-        }
-    }
-
-    fn assign_tasks(&mut self, app: AppId, run: u32) {
-        if !self.driver_active(app, run) {
+    fn assign_tasks(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        if !Self::active(cx, app, run) {
             return;
         }
-        let s3_ok = self.minio_serving() && self.dns_serving();
+        let store = cx.store();
+        let s3_ok = store.minio_serving() && store.dns_serving();
         let reachable: Vec<u32> =
-            self.drivers[&(app, run)].execs.iter().filter(|(_, e)| self.pod_reachable(e.pod)).map(|(id, _)| *id).collect();
-        let now = self.now;
-        let d = self.drivers.get_mut(&(app, run)).expect("checked");
+            cx.me_ref().map[&(app, run)].execs.iter().filter(|(_, e)| store.pod_reachable(e.pod)).map(|(id, _)| *id).collect();
+        let now = cx.now();
+        let d = cx.me().map.get_mut(&(app, run)).expect("checked");
         if !d.scheduling {
             return;
         }
@@ -454,16 +545,22 @@ impl Simulation {
                 starts.push((id, d.next_token));
             }
         }
+        let mut synced = None;
         for (exec, token) in starts {
-            self.at(dur, Ev::TaskDone { app, run, exec, token });
+            if synced != Some(exec) {
+                Self::sync_process(cx, app, run, exec);
+                synced = Some(exec);
+            }
+            cx.at(dur, Ev::TaskDone { app, run, exec, token });
         }
     }
 
-    pub(crate) fn task_done(&mut self, app: AppId, run: u32, exec: u32, token: u64) {
-        let s3_ok = self.minio_serving() && self.dns_serving();
-        let reachable = self.driver_active(app, run)
-            && self.drivers.get(&(app, run)).and_then(|d| d.execs.get(&exec)).is_some_and(|e| self.pod_reachable(e.pod));
-        let Some(d) = self.driver(app, run) else { return };
+    fn task_done(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32, token: u64) {
+        let store = cx.store();
+        let s3_ok = store.minio_serving() && store.dns_serving();
+        let reachable = Self::active(cx, app, run)
+            && cx.me_ref().map.get(&(app, run)).and_then(|d| d.execs.get(&exec)).is_some_and(|e| cx.store().pod_reachable(e.pod));
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         let Some(e) = d.execs.get_mut(&exec) else { return };
         if !e.running.iter().any(|(t, ..)| *t == token) {
             return;
@@ -472,12 +569,12 @@ impl Simulation {
             e.unreported.push(token);
             return;
         }
-        self.finish_task(app, run, exec, token, s3_ok);
+        Self::finish_task(cx, app, run, exec, token, s3_ok);
     }
 
-    fn finish_task(&mut self, app: AppId, run: u32, exec: u32, token: u64, s3_ok: bool) {
-        let now = self.now;
-        let Some(d) = self.driver(app, run) else { return };
+    fn finish_task(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32, token: u64, s3_ok: bool) {
+        let now = cx.now();
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         let s3 = d.s3_data;
         let Some(e) = d.execs.get_mut(&exec) else { return };
         let Some(i) = e.running.iter().position(|(t, ..)| *t == token) else { return };
@@ -485,6 +582,8 @@ impl Simulation {
         if e.running.is_empty() {
             e.idle_since = now;
         }
+        Self::sync_process(cx, app, run, exec);
+        let d = cx.me().map.get_mut(&(app, run)).expect("checked");
         if failed || (s3 && !s3_ok) {
             // An S3A read failure: an ExceptionFailure, counted toward task.maxFailures.
             let attempt = attempt + 1;
@@ -493,26 +592,26 @@ impl Simulation {
                     "driver exited 1: Job aborted due to stage failure: Task failed {attempt} times, most recent failure: \
                      org.apache.hadoop.fs.s3a.AWSClientIOException: reading s3a://: Unable to execute HTTP request (MinIO unreachable)"
                 );
-                self.driver_stop(app, run, 1, "Error", msg);
+                Self::stop(cx, app, run, 1, "Error", msg);
                 return;
             }
             d.pending.push_front(attempt);
-            self.assign_tasks(app, run);
+            Self::assign_tasks(cx, app, run);
             return;
         }
         d.done += 1;
         if d.done >= d.total {
-            self.driver_stop(app, run, 0, "Completed", "application finished".into());
+            Self::stop(cx, app, run, 0, "Completed", "application finished".into());
         } else {
-            self.assign_tasks(app, run);
+            Self::assign_tasks(cx, app, run);
         }
     }
 
     /// The driver shuts down: executors are deleted (`KubernetesClusterSchedulerBackend.stop`),
     /// then the JVM exits.
-    fn driver_stop(&mut self, app: AppId, run: u32, code: i32, reason: &'static str, message: String) {
-        let shutdown = if code == 0 { self.t.driver_shutdown } else { Dur::ZERO };
-        let Some(d) = self.driver(app, run) else { return };
+    fn stop(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, code: i32, reason: &'static str, message: String) {
+        let shutdown = if code == 0 { cx.timings().driver_shutdown } else { Dur::ZERO };
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         if d.stopping {
             return;
         }
@@ -520,15 +619,15 @@ impl Simulation {
         let pod = d.pod;
         let execs: Vec<PodId> = d.execs.values().map(|e| e.pod).collect();
         for p in execs {
-            self.delete_pod(p, "deleted by the driver: application stopping");
+            cx.delete_pod(p, "deleted by the driver: application stopping");
         }
-        self.exit_after(pod, shutdown, code, reason, message);
+        cx.exit_container(pod, shutdown, code, reason, message);
     }
 
     /// The driver drops an executor; its running tasks go back to pending. `caused_by_app`
     /// (PodFailed) counts toward the task and executor failure limits.
-    fn executor_lost(&mut self, app: AppId, run: u32, exec: u32, caused_by_app: bool, why: &str) {
-        let Some(d) = self.driver(app, run) else { return };
+    fn executor_lost(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32, caused_by_app: bool, why: &str) {
+        let Some(d) = cx.me().map.get_mut(&(app, run)) else { return };
         let Some(e) = d.execs.get_mut(&exec) else { return };
         if e.removed {
             return;
@@ -550,28 +649,29 @@ impl Simulation {
             d.failures += 1;
         }
         let over = d.max_failures.filter(|m| d.failures > *m);
+        Self::sync_process(cx, app, run, exec);
         if let Some(n) = aborted {
             let msg = format!(
                 "driver exited 1: Job aborted due to stage failure: a task failed {n} times, most recent failure: ExecutorLostFailure ({why})"
             );
-            self.driver_stop(app, run, 1, "Error", msg);
+            Self::stop(cx, app, run, 1, "Error", msg);
         } else if let Some(max) = over {
             let msg = format!("driver exited 11: Max number of executor failures ({max}) reached; last: {why}");
-            self.driver_stop(app, run, 11, "Error", msg);
+            Self::stop(cx, app, run, 11, "Error", msg);
         } else {
-            self.assign_tasks(app, run);
-            self.arm_tick(app, run);
+            Self::assign_tasks(cx, app, run);
+            Self::arm_tick(cx, app, run);
         }
     }
 
     /// An executor pod changed phase (watch/poll snapshot). A pod being deleted is PodDeleted
     /// for Spark, whatever its container did.
-    pub(crate) fn executor_pod_changed(&mut self, app: AppId, run: u32, exec: u32) {
-        let Some(pod) = self.drivers.get(&(app, run)).and_then(|d| d.execs.get(&exec)).map(|e| e.pod) else { return };
-        let Some(p) = self.pod(pod) else { return };
+    pub fn executor_pod_changed(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32) {
+        let Some(pod) = cx.me_ref().map.get(&(app, run)).and_then(|d| d.execs.get(&exec)).map(|e| e.pod) else { return };
+        let Some(p) = cx.store().pod(pod) else { return };
         let (phase, deleting, code) = (p.phase, p.deleting.is_some(), p.exit.map_or(-1, |e| e.0));
         if deleting {
-            let d = self.drivers.get_mut(&(app, run)).expect("checked");
+            let d = cx.me().map.get_mut(&(app, run)).expect("checked");
             if d.decommission
                 && let Some(e) = d.execs.get_mut(&exec)
             {
@@ -581,63 +681,77 @@ impl Simulation {
         }
         match phase {
             Phase::Failed => {
-                self.executor_lost(app, run, exec, true, &format!("executor {exec} exited with code {code}"));
-                self.delete_pod(pod, "deleted by the driver: executor failed");
+                Self::executor_lost(cx, app, run, exec, true, &format!("executor {exec} exited with code {code}"));
+                cx.delete_pod(pod, "deleted by the driver: executor failed");
             }
             Phase::Succeeded => {
-                self.executor_lost(app, run, exec, false, "executor exited 0");
-                self.delete_pod(pod, "deleted by the driver: executor finished");
+                Self::executor_lost(cx, app, run, exec, false, "executor exited 0");
+                cx.delete_pod(pod, "deleted by the driver: executor finished");
             }
             Phase::Pending | Phase::Running => {}
         }
     }
 
     /// An executor pod object is gone (deleted, evicted, garbage-collected).
-    pub(crate) fn executor_pod_gone(&mut self, app: AppId, run: u32, exec: u32) {
-        self.executor_lost(app, run, exec, false, &format!("The executor with id {exec} was deleted by a user or the framework"));
-        if let Some(d) = self.driver(app, run) {
+    pub fn executor_pod_gone(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32) {
+        Self::executor_lost(cx, app, run, exec, false, &format!("The executor with id {exec} was deleted by a user or the framework"));
+        if let Some(d) = cx.me().map.get_mut(&(app, run)) {
             d.execs.remove(&exec);
         }
-        self.arm_tick(app, run);
+        Self::arm_tick(cx, app, run);
     }
 
     /// The driver pod changed phase: when it ends, its executors go with it.
-    pub(crate) fn driver_lifecycle(&mut self, app: AppId, run: u32, pod: PodId) {
-        let terminal = self.pod(pod).is_some_and(|p| matches!(p.phase, Phase::Succeeded | Phase::Failed));
-        if terminal && let Some(d) = self.driver(app, run) {
+    pub fn driver_lifecycle(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, pod: PodId) {
+        let terminal = cx.store().pod(pod).is_some_and(|p| p.phase.is_terminal());
+        if terminal && let Some(d) = cx.me().map.get_mut(&(app, run)) {
             d.stopping = true;
             let execs: Vec<PodId> = d.execs.values().map(|e| e.pod).collect();
             for p in execs {
-                self.delete_pod(p, "driver exited");
+                cx.delete_pod(p, "driver exited");
             }
         }
     }
 
     /// The driver pod object is gone: executors are garbage-collected (ownerReference).
-    pub(crate) fn driver_gc(&mut self, app: AppId, run: u32) {
-        if let Some(d) = self.drivers.remove(&(app, run)) {
+    pub fn driver_gc(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        if let Some(d) = cx.me().map.remove(&(app, run)) {
+            // Without their driver the executors' JVMs no longer decommission.
             for e in d.execs.values() {
-                self.delete_pod(e.pod, "garbage-collected: owner driver pod deleted");
+                if let Some(p) = cx.store_mut().pod_mut(e.pod) {
+                    p.process = Process::default();
+                }
             }
+            for e in d.execs.values() {
+                cx.delete_pod(e.pod, "garbage-collected: owner driver pod deleted");
+            }
+        }
+    }
+
+    /// A Spark pod's processes died or became unreachable with its node.
+    pub fn unreachable(cx: &mut impl Cx<Drivers>, pod: PodId) {
+        match cx.store().pod(pod).map(|p| p.owner) {
+            Some(Owner::Driver { app, run }) => Self::driver_unreachable(cx, app, run),
+            Some(Owner::Executor { app, run, exec }) => Self::executor_unreachable(cx, app, run, exec),
+            _ => {}
         }
     }
 
     /// The driver's node died or was cut off: executors elsewhere fail their heartbeats and give
     /// up after 60 of them.
-    pub(crate) fn driver_unreachable(&mut self, app: AppId, run: u32) {
-        let Some(d) = self.driver(app, run) else { return };
-        let epoch = d.reach_epoch;
+    fn driver_unreachable(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        let Some(d) = cx.me_ref().map.get(&(app, run)) else { return };
         let pods: Vec<PodId> = d.execs.values().filter(|e| e.registered).map(|e| e.pod).collect();
         for pod in pods {
-            self.at(HEARTBEAT_GIVE_UP, Ev::ExecutorSelfExit { pod, epoch });
+            cx.at_keyed(Key::DriverReach(app, run), HEARTBEAT_GIVE_UP, Ev::ExecutorSelfExit { pod });
         }
     }
 
-    pub(crate) fn executor_self_exit(&mut self, pod: PodId, epoch: u32) {
-        let Some(Owner::Executor { app, run, .. }) = self.pod(pod).map(|p| p.owner) else { return };
-        let driver_ok = self.drivers.get(&(app, run)).is_some_and(|d| d.reach_epoch == epoch && self.pod_reachable(d.pod));
-        if !driver_ok && self.drivers.get(&(app, run)).is_some_and(|d| d.reach_epoch == epoch) {
-            self.exit_after(
+    fn executor_self_exit(cx: &mut impl Cx<Drivers>, pod: PodId) {
+        let Some(Owner::Executor { app, run, .. }) = cx.store().pod(pod).map(|p| p.owner) else { return };
+        let Some(d) = cx.me_ref().map.get(&(app, run)) else { return };
+        if !cx.store().pod_reachable(d.pod) {
+            cx.exit_container(
                 pod,
                 Dur::ZERO,
                 56,
@@ -649,9 +763,9 @@ impl Simulation {
 
     /// An executor's node died or was cut off: the driver notices at the heartbeat check after
     /// 120 s of silence.
-    pub(crate) fn executor_unreachable(&mut self, app: AppId, run: u32, exec: u32) {
-        let now = self.now;
-        let Some(d) = self.drivers.get(&(app, run)) else { return };
+    fn executor_unreachable(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32) {
+        let now = cx.now();
+        let Some(d) = cx.me_ref().map.get(&(app, run)) else { return };
         let Some(up) = d.up else { return };
         let Some(e) = d.execs.get(&exec) else { return };
         if !e.registered || e.removed {
@@ -662,96 +776,71 @@ impl Simulation {
         let due = last_heartbeat + HEARTBEAT_TIMEOUT;
         let checks = (due - up).as_ms().div_ceil(HEARTBEAT_CHECK);
         let at = up + Dur::ms(checks * HEARTBEAT_CHECK);
-        let epoch = e.hb_epoch;
-        self.at(at.since(now), Ev::HeartbeatTimeout { app, run, exec, epoch });
+        cx.at_keyed(Key::Heartbeat(app, run, exec), at.since(now), Ev::HeartbeatTimeout { app, run, exec });
     }
 
-    pub(crate) fn heartbeat_timeout(&mut self, app: AppId, run: u32, exec: u32, epoch: u32) {
-        let Some(e) = self.drivers.get(&(app, run)).and_then(|d| d.execs.get(&exec)) else { return };
-        if e.hb_epoch != epoch || e.removed || self.pod_reachable(e.pod) || !self.driver_active(app, run) {
+    fn heartbeat_timeout(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, exec: u32) {
+        let Some(e) = cx.me_ref().map.get(&(app, run)).and_then(|d| d.execs.get(&exec)) else { return };
+        if e.removed || cx.store().pod_reachable(e.pod) || !Self::active(cx, app, run) {
             return;
         }
         let pod = e.pod;
         let why = format!("Executor heartbeat timed out after {} ms", HEARTBEAT_TIMEOUT.as_ms());
-        self.executor_lost(app, run, exec, false, &why);
+        Self::executor_lost(cx, app, run, exec, false, &why);
         // killAndReplaceExecutor: the pod is deleted; without a kubelet it stays Terminating.
-        self.delete_pod(pod, "deleted by the driver: executor heartbeat timed out");
+        cx.delete_pod(pod, "deleted by the driver: executor heartbeat timed out");
     }
 
     /// A node is reachable again: cancel heartbeat timeouts, deliver results held back.
-    pub(crate) fn node_reconnected(&mut self, n: usize) {
-        let s3_ok = self.minio_serving() && self.dns_serving();
-        for id in self.node_rt[n].pods.clone() {
-            let Some(p) = self.pod(id) else { continue };
+    pub fn node_reconnected(cx: &mut impl Cx<Drivers>, n: usize) {
+        let store = cx.store();
+        let s3_ok = store.minio_serving() && store.dns_serving();
+        for id in store.node_state[n].pods.clone() {
+            let Some(p) = cx.store().pod(id) else { continue };
             match p.owner {
                 Owner::Driver { app, run } => {
-                    if let Some(d) = self.driver(app, run) {
-                        d.reach_epoch += 1;
-                    }
-                    self.redeliver(app, run, s3_ok);
-                    self.arm_tick(app, run);
+                    cx.cancel(Key::DriverReach(app, run));
+                    Self::redeliver(cx, app, run, s3_ok);
+                    Self::arm_tick(cx, app, run);
                 }
                 Owner::Executor { app, run, exec } => {
-                    if let Some(e) = self.driver(app, run).and_then(|d| d.execs.get_mut(&exec)) {
-                        e.hb_epoch += 1;
-                    }
-                    self.redeliver(app, run, s3_ok);
+                    cx.cancel(Key::Heartbeat(app, run, exec));
+                    Self::redeliver(cx, app, run, s3_ok);
                 }
                 Owner::Component(_) => {}
             }
         }
     }
 
-    fn redeliver(&mut self, app: AppId, run: u32, s3_ok: bool) {
-        if !self.driver_active(app, run) {
+    fn redeliver(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, s3_ok: bool) {
+        if !Self::active(cx, app, run) {
             return;
         }
-        let held: Vec<(u32, u64)> = self.drivers[&(app, run)]
+        let store = cx.store();
+        let held: Vec<(u32, u64)> = cx.me_ref().map[&(app, run)]
             .execs
             .iter()
-            .filter(|(_, e)| self.pod_reachable(e.pod))
+            .filter(|(_, e)| store.pod_reachable(e.pod))
             .flat_map(|(id, e)| e.unreported.iter().map(move |t| (*id, *t)))
             .collect();
         for (exec, token) in held {
-            if let Some(e) = self.driver(app, run).and_then(|d| d.execs.get_mut(&exec)) {
+            if let Some(e) = cx.me().map.get_mut(&(app, run)).and_then(|d| d.execs.get_mut(&exec)) {
                 e.unreported.retain(|t| *t != token);
             }
-            self.finish_task(app, run, exec, token, s3_ok);
+            Self::finish_task(cx, app, run, exec, token, s3_ok);
         }
-    }
-
-    /// How long a deleted executor takes to stop: decommissioning lets running tasks finish
-    /// within the grace period.
-    pub(crate) fn executor_stop_delay(&self, app: AppId, run: u32, exec: u32) -> Dur {
-        let Some(d) = self.drivers.get(&(app, run)) else { return self.t.pod_stop };
-        match d.execs.get(&exec) {
-            Some(e) if d.decommission && e.registered => {
-                let last = e.running.iter().map(|r| r.3).max().unwrap_or(self.now);
-                // The executor checks every second whether its tasks are done.
-                (last - self.now + Dur::secs(1)).min(DECOMMISSION_GRACE)
-            }
-            _ => self.t.pod_stop,
-        }
-    }
-
-    /// The executor exits cleanly after decommissioning (its tasks finished in time).
-    pub(crate) fn executor_decommissioning(&self, app: AppId, run: u32, exec: u32) -> bool {
-        self.drivers
-            .get(&(app, run))
-            .and_then(|d| d.execs.get(&exec).map(|e| (d, e)))
-            .is_some_and(|(d, e)| d.decommission && e.registered && e.running.is_empty())
     }
 
     /// Dynamic allocation (`ExecutorAllocationManager`), once a second.
-    pub(crate) fn allocation_tick(&mut self, app: AppId, run: u32) {
-        if !self.driver_active(app, run) {
-            if self.drivers.get(&(app, run)).is_some_and(|d| !d.stopping) {
-                self.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
+    fn allocation_tick(cx: &mut impl Cx<Drivers>, app: AppId, run: u32) {
+        if !Self::active(cx, app, run) {
+            if cx.me_ref().map.get(&(app, run)).is_some_and(|d| !d.stopping) {
+                cx.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
             }
             return;
         }
-        let now = self.now;
-        let d = self.drivers.get_mut(&(app, run)).expect("active");
+        let now = cx.now();
+        let d = cx.me().map.get_mut(&(app, run)).expect("active");
         let running: u32 = d.execs.values().map(|e| e.running.len() as u32).sum();
         let pending = d.pending.len() as u32;
         let cores = d.cores.max(1);
@@ -778,10 +867,10 @@ impl Simulation {
             }
         }
         for (exec, pod) in kill {
-            self.executor_lost(app, run, exec, false, "idle (dynamic allocation)");
-            self.delete_pod(pod, "deleted by the driver: idle executor (dynamic allocation)");
+            Self::executor_lost(cx, app, run, exec, false, "idle (dynamic allocation)");
+            cx.delete_pod(pod, "deleted by the driver: idle executor (dynamic allocation)");
         }
-        self.arm_tick(app, run);
-        self.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
+        Self::arm_tick(cx, app, run);
+        cx.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
     }
 }

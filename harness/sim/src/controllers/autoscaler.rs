@@ -25,9 +25,10 @@ use sparkrig_model::scenario::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Expande
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
 
-use super::{Ev, Owner, Phase, PodId, Queued, Simulation};
+use crate::api::{Cx, Signal, controller};
 use crate::cluster::{Node, Res, SchedSpec};
 use crate::scheduler::plugins;
+use crate::store::{Owner, PodId, Queued, Store};
 
 /// `ToBeDeletedByClusterAutoscaler` (CA `utils/taints`).
 const TO_BE_DELETED: &str = "ToBeDeletedByClusterAutoscaler";
@@ -35,8 +36,31 @@ const TO_BE_DELETED: &str = "ToBeDeletedByClusterAutoscaler";
 const DELETE_DELAY_AFTER_TAINT: Dur = Dur::secs(5);
 const MAX_EMPTY_BULK_DELETE: usize = 10;
 
+/// The autoscaler's timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ev {
+    /// `--scan-interval` loop.
+    Loop,
+    /// A requested node of the group registers.
+    NodeRegister {
+        /// Group index.
+        group: usize,
+    },
+    /// A registered node reports Ready.
+    NodeBecomesReady {
+        /// Node.
+        node: usize,
+    },
+    /// Delete a drained node.
+    Delete {
+        /// Node.
+        node: usize,
+    },
+}
+
+/// Cluster Autoscaler state.
 #[derive(Debug, Default)]
-pub(crate) struct Autoscaler {
+pub struct Autoscaler {
     /// Requested nodes not registered yet, per group.
     upcoming: BTreeMap<usize, u32>,
     /// When each node was first seen unneeded.
@@ -48,6 +72,8 @@ pub(crate) struct Autoscaler {
     /// Pods that fit no nodegroup at the last loop (to report changes only).
     last_no_scale_up: usize,
 }
+
+controller!(Autoscaler, Ev, Autoscaler);
 
 /// Free room on a node while simulating.
 #[derive(Debug, Clone, Copy)]
@@ -75,36 +101,60 @@ impl Room {
     }
 }
 
-impl Simulation {
-    pub(crate) fn start_autoscaler(&mut self) {
-        if let Some(ca) = &self.plan.stack.autoscaler {
-            for (g, group) in self.plan.topology.groups.iter().enumerate() {
-                self.autoscaler.next_index.insert(g, group.count + 1);
-            }
+/// Passes every filter but the resource fit (checked with slot arithmetic).
+fn static_fit(store: &Store, node: &Node, spec: &SchedSpec) -> bool {
+    plugins::node_unschedulable(node, spec)
+        && spec.node_name.as_ref().is_none_or(|n| *n == node.name)
+        && plugins::untolerated(node, &spec.tolerations).is_none()
+        && plugins::node_affinity(node, spec, &store.interner)
+}
+
+fn live_pods_on(store: &Store, n: usize) -> Vec<PodId> {
+    store.node_state[n].pods.iter().copied().filter(|id| store.pod(*id).is_some_and(|p| !p.phase.is_terminal())).collect()
+}
+
+impl Autoscaler {
+    /// Starts the loop when the stack deploys the autoscaler.
+    pub fn start(cx: &mut impl Cx<Autoscaler>) {
+        if let Some(ca) = &cx.plan().stack.autoscaler {
             let every = ca.scan_interval;
-            self.at(every, Ev::AutoscalerLoop);
+            let plan = cx.plan().clone();
+            for (g, group) in plan.topology.groups.iter().enumerate() {
+                cx.me().next_index.insert(g, group.count + 1);
+            }
+            cx.at(every, Ev::Loop);
         }
     }
 
-    pub(crate) fn autoscaler_loop(&mut self) {
-        let Some(ca) = self.plan.stack.autoscaler.clone() else { return };
-        self.scale_up(ca.expander);
+    /// Handles one of its timers.
+    pub fn handle(cx: &mut impl Cx<Autoscaler>, ev: Ev) {
+        match ev {
+            Ev::Loop => Self::run_loop(cx),
+            Ev::NodeRegister { group } => Self::node_register(cx, group),
+            Ev::NodeBecomesReady { node } => Self::node_becomes_ready(cx, node),
+            Ev::Delete { node } => Self::delete(cx, node),
+        }
+    }
+
+    fn run_loop(cx: &mut impl Cx<Autoscaler>) {
+        let Some(ca) = cx.plan().stack.autoscaler.clone() else { return };
+        Self::scale_up(cx, ca.expander);
         if ca.scale_down {
             // Unneeded nodes are tracked through the cooldown; only deletion waits for it.
-            let cooldown = self.autoscaler.last_scale_up.is_some_and(|t| self.now - t < ca.delay_after_add);
-            self.scale_down(ca.unneeded_time, ca.utilization_percent, cooldown);
+            let now = cx.now();
+            let cooldown = cx.me().last_scale_up.is_some_and(|t| now - t < ca.delay_after_add);
+            Self::scale_down(cx, ca.unneeded_time, ca.utilization_percent, cooldown);
         }
-        self.at(ca.scan_interval, Ev::AutoscalerLoop);
+        cx.at(ca.scan_interval, Ev::Loop);
     }
 
-    fn group_size(&self, g: usize) -> u32 {
-        self.nodes.iter().enumerate().filter(|(i, n)| n.group as usize == g && !n.gone && !self.autoscaler.deleting.contains(i)).count()
-            as u32
+    fn group_size(&self, store: &Store, g: usize) -> u32 {
+        store.nodes.iter().enumerate().filter(|(i, n)| n.group as usize == g && !n.gone && !self.deleting.contains(i)).count() as u32
     }
 
     /// A fresh node of a group, as CA builds its template: the group's labels, taints and shape.
-    fn template(&mut self, g: usize) -> Node {
-        let plan = self.plan.clone();
+    fn template(cx: &mut impl Cx<Autoscaler>, g: usize) -> Node {
+        let plan = cx.plan().clone();
         let group = &plan.topology.groups[g];
         let labels = group.node_labels(&plan.topology, &format!("template-{}", group.name), None);
         Node::new(
@@ -114,28 +164,20 @@ impl Simulation {
             group.taints.clone(),
             Res::new(group.cpu_millis, group.memory_bytes),
             group.max_pods,
-            &mut self.interner,
+            &mut cx.store_mut().interner,
         )
     }
 
-    /// Passes every filter but the resource fit (checked with slot arithmetic).
-    fn static_fit(&self, node: &Node, spec: &SchedSpec) -> bool {
-        plugins::node_unschedulable(node, spec)
-            && spec.node_name.as_ref().is_none_or(|n| *n == node.name)
-            && plugins::untolerated(node, &spec.tolerations).is_none()
-            && plugins::node_affinity(node, spec, &self.interner)
-    }
-
     /// Pods the scheduler failed, grouped by spec, oldest class first.
-    fn pending_classes(&self) -> Vec<(Arc<SchedSpec>, Vec<PodId>)> {
+    fn pending_classes(store: &Store) -> Vec<(Arc<SchedSpec>, Vec<PodId>)> {
         let mut by_spec: BTreeMap<usize, (Arc<SchedSpec>, Vec<PodId>)> = BTreeMap::new();
         let mut order: Vec<usize> = Vec::new();
-        for (i, p) in self.pods.iter().enumerate() {
+        for (i, p) in store.pods.iter().enumerate() {
             let Some(p) = p.as_deref() else { continue };
-            if !matches!(p.queued, Queued::Unschedulable | Queued::Backoff)
+            if !matches!(p.sched.queued, Queued::Unschedulable | Queued::Backoff)
                 || p.node.is_some()
                 || p.deleting.is_some()
-                || p.last_message.is_none()
+                || p.sched.last_message.is_none()
             {
                 continue;
             }
@@ -149,26 +191,27 @@ impl Simulation {
         order.into_iter().map(|k| by_spec.remove(&k).expect("inserted")).collect()
     }
 
-    fn scale_up(&mut self, expander: Expander) {
-        let classes = self.pending_classes();
+    fn scale_up(cx: &mut impl Cx<Autoscaler>, expander: Expander) {
+        let classes = Self::pending_classes(cx.store());
         if classes.is_empty() {
-            self.autoscaler.last_no_scale_up = 0;
+            cx.me().last_no_scale_up = 0;
             return;
         }
+        let groups = cx.plan().topology.groups.len();
+        let templates: Vec<Node> = (0..groups).map(|g| Self::template(cx, g)).collect();
+        let (me, store) = (cx.me_ref(), cx.store());
         // Existing Ready nodes, then nodes on their way (registered-not-Ready or requested).
-        let mut rooms: Vec<(usize, Room)> = (0..self.nodes.len())
-            .filter(|i| !self.nodes[*i].gone && self.node_rt[*i].ready && !self.autoscaler.deleting.contains(i))
-            .map(|i| (i, Room::of(&self.nodes[i])))
+        let mut rooms: Vec<(usize, Room)> = (0..store.nodes.len())
+            .filter(|i| !store.nodes[*i].gone && store.node_state[*i].ready && !me.deleting.contains(i))
+            .map(|i| (i, Room::of(&store.nodes[i])))
             .collect();
         let mut coming: Vec<(usize, Room)> = Vec::new();
-        let groups = self.plan.topology.groups.len();
-        let templates: Vec<Node> = (0..groups).map(|g| self.template(g)).collect();
-        for (i, n) in self.nodes.iter().enumerate() {
-            if !n.gone && !self.node_rt[i].ready && self.node_rt[i].machine_up {
+        for (i, n) in store.nodes.iter().enumerate() {
+            if !n.gone && !store.node_state[i].ready && store.node_state[i].machine_up {
                 coming.push((n.group as usize, Room::of(&templates[n.group as usize])));
             }
         }
-        for (&g, &k) in &self.autoscaler.upcoming {
+        for (&g, &k) in &me.upcoming {
             coming.extend(std::iter::repeat_n((g, Room::of(&templates[g])), k as usize));
         }
         let mut remaining: Vec<(Arc<SchedSpec>, Vec<PodId>)> = Vec::new();
@@ -178,7 +221,7 @@ impl Simulation {
                 if left == 0 {
                     break;
                 }
-                if self.static_fit(&self.nodes[*i], &spec) {
+                if static_fit(store, &store.nodes[*i], &spec) {
                     let n = room.slots(spec.req).min(left);
                     room.take(spec.req, n);
                     left -= n;
@@ -188,7 +231,7 @@ impl Simulation {
                 if left == 0 {
                     break;
                 }
-                if self.static_fit(&templates[*g], &spec) {
+                if static_fit(store, &templates[*g], &spec) {
                     let n = room.slots(spec.req).min(left);
                     room.take(spec.req, n);
                     left -= n;
@@ -210,19 +253,20 @@ impl Simulation {
             req: (i64, i64),
             example: PodId,
         }
+        let plan = cx.plan().clone();
         let mut options: Vec<Option_> = Vec::new();
         let mut unhelped = 0;
         let mut why_not: Vec<String> = Vec::new();
         for (g, template) in templates.iter().enumerate() {
-            let group = &self.plan.topology.groups[g];
-            let headroom = group.max.saturating_sub(self.group_size(g) + self.autoscaler.upcoming.get(&g).copied().unwrap_or(0));
+            let group = &plan.topology.groups[g];
+            let headroom = group.max.saturating_sub(me.group_size(store, g) + me.upcoming.get(&g).copied().unwrap_or(0));
             if !group.autoscaled() || headroom == 0 {
                 continue;
             }
             let mut new_nodes: Vec<Room> = Vec::new();
             let (mut pods, mut req, mut example) = (0u32, (0i64, 0i64), None);
             for (spec, class) in &remaining {
-                if !self.static_fit(template, spec) || Room::of(template).slots(spec.req) == 0 {
+                if !static_fit(store, template, spec) || Room::of(template).slots(spec.req) == 0 {
                     continue;
                 }
                 let mut left = class.len() as i64;
@@ -251,17 +295,17 @@ impl Simulation {
             }
         }
         for (spec, class) in &remaining {
-            if !templates.iter().enumerate().any(|(g, t)| self.plan.topology.groups[g].autoscaled() && self.static_fit(t, spec)) {
+            if !templates.iter().enumerate().any(|(g, t)| plan.topology.groups[g].autoscaled() && static_fit(store, t, spec)) {
                 unhelped += class.len();
                 if why_not.is_empty() {
-                    why_not.push(self.pod(class[0]).map(|p| p.key.clone()).unwrap_or_default());
+                    why_not.push(store.pod(class[0]).map(|p| p.key.clone()).unwrap_or_default());
                 }
             }
         }
-        if unhelped != self.autoscaler.last_no_scale_up {
-            self.autoscaler.last_no_scale_up = unhelped;
+        if unhelped != cx.me().last_no_scale_up {
+            cx.me().last_no_scale_up = unhelped;
             if unhelped > 0 {
-                self.emit(Event::Autoscaler {
+                cx.emit(Event::Autoscaler {
                     action: "no-scale-up".into(),
                     group: String::new(),
                     count: unhelped as u32,
@@ -275,8 +319,7 @@ impl Simulation {
         if options.is_empty() {
             return;
         }
-        let plan = self.plan.clone();
-        let rng = &mut self.rng;
+        let rng = cx.rng();
         let pick = match expander {
             // waste = (availCPU − reqCPU)/availCPU + (availMem − reqMem)/availMem (waste.go).
             Expander::LeastWaste => best(rng, &options, |o| {
@@ -290,17 +333,17 @@ impl Simulation {
         };
         let o = &options[pick];
         let (g, count, pods, example) = (o.group, o.nodes, o.pods, o.example);
-        let group = self.plan.topology.groups[g].clone();
-        *self.autoscaler.upcoming.entry(g).or_default() += count;
-        self.autoscaler.last_scale_up = Some(self.now);
-        let provisioning =
-            group.provisioning.or(self.plan.stack.autoscaler.as_ref().map(|c| c.provisioning)).unwrap_or(DEFAULT_PROVISIONING);
+        let group = &plan.topology.groups[g];
+        let now = cx.now();
+        *cx.me().upcoming.entry(g).or_default() += count;
+        cx.me().last_scale_up = Some(now);
+        let provisioning = group.provisioning.or(plan.stack.autoscaler.as_ref().map(|c| c.provisioning)).unwrap_or(DEFAULT_PROVISIONING);
         for _ in 0..count {
-            self.at(provisioning, Ev::NodeRegister { group: g });
+            cx.at(provisioning, Ev::NodeRegister { group: g });
         }
-        let example = self.pod(example).map(|p| p.key.clone()).unwrap_or_default();
+        let example = cx.store().pod(example).map(|p| p.key.clone()).unwrap_or_default();
         let expander = format!("{expander:?}").to_lowercase();
-        self.emit(Event::Autoscaler {
+        cx.emit(Event::Autoscaler {
             action: "scale-up".into(),
             group: group.name.clone(),
             count,
@@ -314,70 +357,74 @@ impl Simulation {
 
     /// A requested node registers: NotReady, tainted not-ready:NoSchedule until the kubelet
     /// reports Ready.
-    pub(crate) fn node_register(&mut self, g: usize) {
-        let Some(k) = self.autoscaler.upcoming.get_mut(&g).filter(|k| **k > 0) else { return };
+    fn node_register(cx: &mut impl Cx<Autoscaler>, g: usize) {
+        let me = cx.me();
+        let Some(k) = me.upcoming.get_mut(&g).filter(|k| **k > 0) else { return };
         *k -= 1;
-        let index = self.autoscaler.next_index.entry(g).or_insert(1);
-        let name = format!("{}-{index}", self.plan.topology.groups[g].name);
+        let index = me.next_index.entry(g).or_insert(1);
+        let i = *index;
         *index += 1;
-        let zones = &self.plan.topology.zones;
-        let zone = (!zones.is_empty()).then(|| zones[self.nodes.len() % zones.len()].clone());
-        let n = self.add_node(g, &name, zone.as_deref(), false);
-        let ready = self.plan.stack.autoscaler.as_ref().map_or(DEFAULT_NODE_READY, |c| c.node_ready);
-        self.at(ready, Ev::NodeBecomesReady { node: n });
+        let plan = cx.plan().clone();
+        let name = format!("{}-{i}", plan.topology.groups[g].name);
+        let zones = &plan.topology.zones;
+        let zone = (!zones.is_empty()).then(|| zones[cx.store().nodes.len() % zones.len()].clone());
+        let n = cx.register_node(g, &name, zone.as_deref(), false);
+        let ready = plan.stack.autoscaler.as_ref().map_or(DEFAULT_NODE_READY, |c| c.node_ready);
+        cx.at(ready, Ev::NodeBecomesReady { node: n });
     }
 
-    pub(crate) fn node_becomes_ready(&mut self, n: usize) {
-        if self.nodes[n].gone || self.node_rt[n].ready {
+    fn node_becomes_ready(cx: &mut impl Cx<Autoscaler>, n: usize) {
+        let store = cx.store_mut();
+        if store.nodes[n].gone || store.node_state[n].ready {
             return;
         }
-        self.node_rt[n].ready = true;
-        self.emit(Event::NodeReady { node: self.nodes[n].name.clone() });
-        self.nodes[n].taints.retain(|t| t.key != NOT_READY_TAINT);
-        self.emit(Event::NodeTaints { node: self.nodes[n].name.clone(), taints: self.nodes[n].taints.clone() });
-        self.sched_on_node_updated(n);
+        store.node_state[n].ready = true;
+        let name = store.nodes[n].name.clone();
+        cx.emit(Event::NodeReady { node: name.clone() });
+        let node = &mut cx.store_mut().nodes[n];
+        node.taints.retain(|t| t.key != NOT_READY_TAINT);
+        let taints = node.taints.clone();
+        cx.emit(Event::NodeTaints { node: name, taints });
+        cx.signal(Signal::NodeUpdated(n));
     }
 
-    /// The not-ready taint a registering node carries.
-    pub(crate) fn not_ready_taint() -> Taint {
-        Taint::new(NOT_READY_TAINT, "", TaintEffect::NoSchedule)
-    }
-
-    fn scale_down(&mut self, unneeded_time: Dur, threshold_percent: u32, cooldown: bool) {
-        let autoscaled: Vec<bool> = self.plan.topology.groups.iter().map(|g| g.autoscaled()).collect();
-        let candidates: Vec<usize> = (0..self.nodes.len())
+    fn scale_down(cx: &mut impl Cx<Autoscaler>, unneeded_time: Dur, threshold_percent: u32, cooldown: bool) {
+        let plan = cx.plan().clone();
+        let autoscaled: Vec<bool> = plan.topology.groups.iter().map(|g| g.autoscaled()).collect();
+        let (me, store) = (cx.me_ref(), cx.store());
+        let candidates: Vec<usize> = (0..store.nodes.len())
             .filter(|i| {
-                !self.nodes[*i].gone
-                    && self.node_rt[*i].ready
-                    && autoscaled[self.nodes[*i].group as usize]
-                    && !self.autoscaler.deleting.contains(i)
+                !store.nodes[*i].gone
+                    && store.node_state[*i].ready
+                    && autoscaled[store.nodes[*i].group as usize]
+                    && !me.deleting.contains(i)
             })
             .collect();
         let mut unneeded_now = BTreeSet::new();
         for &i in &candidates {
-            let n = &self.nodes[i];
+            let n = &store.nodes[i];
             let util = (n.requested.cpu * 100 / n.alloc.cpu.max(1)).max(n.requested.mem * 100 / n.alloc.mem.max(1));
-            if util < i64::from(threshold_percent) && self.pods_can_move(i) {
+            if util < i64::from(threshold_percent) && me.pods_can_move(store, i) {
                 unneeded_now.insert(i);
             }
         }
-        let now = self.now;
-        self.autoscaler.unneeded.retain(|i, _| unneeded_now.contains(i));
+        let now = cx.now();
+        let me = cx.me();
+        me.unneeded.retain(|i, _| unneeded_now.contains(i));
         for &i in &unneeded_now {
-            self.autoscaler.unneeded.entry(i).or_insert(now);
+            me.unneeded.entry(i).or_insert(now);
         }
         if cooldown {
             return;
         }
-        let ripe: Vec<usize> =
-            self.autoscaler.unneeded.iter().filter(|(_, since)| now - **since >= unneeded_time).map(|(i, _)| *i).collect();
+        let ripe: Vec<usize> = me.unneeded.iter().filter(|(_, since)| now - **since >= unneeded_time).map(|(i, _)| *i).collect();
         let (mut empty_deleted, mut drained) = (0, 0);
         for i in ripe {
-            let g = self.nodes[i].group as usize;
-            if self.group_size(g) <= self.plan.topology.groups[g].min {
+            let g = cx.store().nodes[i].group as usize;
+            if cx.me_ref().group_size(cx.store(), g) <= plan.topology.groups[g].min {
                 continue;
             }
-            let empty = self.live_pods_on(i).is_empty();
+            let empty = live_pods_on(cx.store(), i).is_empty();
             if (empty && empty_deleted >= MAX_EMPTY_BULK_DELETE) || (!empty && drained >= 1) {
                 continue;
             }
@@ -386,64 +433,50 @@ impl Simulation {
             } else {
                 drained += 1;
             }
-            let n = &self.nodes[i];
+            let n = &cx.store().nodes[i];
             let util = (n.requested.cpu * 100 / n.alloc.cpu.max(1)).max(n.requested.mem * 100 / n.alloc.mem.max(1));
-            let since = self.autoscaler.unneeded[&i];
-            self.emit(Event::Autoscaler {
-                action: "scale-down".into(),
-                group: self.plan.topology.groups[g].name.clone(),
-                count: 1,
-                reason: format!(
-                    "node {} unneeded for {} (utilization {util}%){}",
-                    self.nodes[i].name,
-                    now - since,
-                    if empty { "" } else { "; draining it" }
-                ),
-            });
-            self.autoscaler.deleting.insert(i);
-            self.autoscaler.unneeded.remove(&i);
-            self.nodes[i].taints.push(Taint::new(TO_BE_DELETED, &now.as_ms().to_string(), TaintEffect::NoSchedule));
-            self.emit(Event::NodeTaints { node: self.nodes[i].name.clone(), taints: self.nodes[i].taints.clone() });
-            for p in self.live_pods_on(i) {
-                self.delete_pod(p, "Evicted: drained by cluster-autoscaler scale-down");
+            let since = cx.me_ref().unneeded[&i];
+            let reason =
+                format!("node {} unneeded for {} (utilization {util}%){}", n.name, now - since, if empty { "" } else { "; draining it" });
+            cx.emit(Event::Autoscaler { action: "scale-down".into(), group: plan.topology.groups[g].name.clone(), count: 1, reason });
+            let me = cx.me();
+            me.deleting.insert(i);
+            me.unneeded.remove(&i);
+            let node = &mut cx.store_mut().nodes[i];
+            node.taints.push(Taint::new(TO_BE_DELETED, &now.as_ms().to_string(), TaintEffect::NoSchedule));
+            let (name, taints) = (node.name.clone(), node.taints.clone());
+            cx.emit(Event::NodeTaints { node: name, taints });
+            for p in live_pods_on(cx.store(), i) {
+                cx.delete_pod(p, "Evicted: drained by cluster-autoscaler scale-down");
             }
-            self.at(DELETE_DELAY_AFTER_TAINT, Ev::AutoscalerDelete { node: i });
+            cx.at(DELETE_DELAY_AFTER_TAINT, Ev::Delete { node: i });
         }
     }
 
-    pub(crate) fn autoscaler_delete(&mut self, n: usize) {
-        if !self.live_pods_on(n).is_empty() {
+    fn delete(cx: &mut impl Cx<Autoscaler>, n: usize) {
+        if !live_pods_on(cx.store(), n).is_empty() {
             // Wait for the drain to finish.
-            self.at(DELETE_DELAY_AFTER_TAINT, Ev::AutoscalerDelete { node: n });
+            cx.at(DELETE_DELAY_AFTER_TAINT, Ev::Delete { node: n });
             return;
         }
-        self.autoscaler.deleting.remove(&n);
-        self.delete_node(n, "scaled down by cluster-autoscaler");
-    }
-
-    fn live_pods_on(&self, n: usize) -> Vec<PodId> {
-        self.node_rt[n]
-            .pods
-            .iter()
-            .copied()
-            .filter(|id| self.pod(*id).is_some_and(|p| !matches!(p.phase, Phase::Succeeded | Phase::Failed)))
-            .collect()
+        cx.me().deleting.remove(&n);
+        cx.signal(Signal::DeleteNode { node: n, reason: "scaled down by cluster-autoscaler".into() });
     }
 
     /// CA's drain simulation with default flags: Spark pods block (emptyDir local storage, no
     /// known controller), kube-system pods block; other Deployment pods must fit elsewhere.
-    fn pods_can_move(&self, n: usize) -> bool {
-        let mut rooms: Vec<(usize, Room)> = (0..self.nodes.len())
-            .filter(|i| *i != n && !self.nodes[*i].gone && self.node_rt[*i].ready && !self.autoscaler.deleting.contains(i))
-            .map(|i| (i, Room::of(&self.nodes[i])))
+    fn pods_can_move(&self, store: &Store, n: usize) -> bool {
+        let mut rooms: Vec<(usize, Room)> = (0..store.nodes.len())
+            .filter(|i| *i != n && !store.nodes[*i].gone && store.node_state[*i].ready && !self.deleting.contains(i))
+            .map(|i| (i, Room::of(&store.nodes[i])))
             .collect();
-        self.live_pods_on(n).into_iter().all(|id| {
-            let p = self.pod(id).expect("live");
+        live_pods_on(store, n).into_iter().all(|id| {
+            let p = store.pod(id).expect("live");
             match p.owner {
                 Owner::Driver { .. } | Owner::Executor { .. } => false,
                 Owner::Component(_) if p.key.starts_with("kube-system/") => false,
                 Owner::Component(_) => {
-                    match rooms.iter_mut().find(|(i, r)| r.slots(p.spec.req) > 0 && self.static_fit(&self.nodes[*i], &p.spec)) {
+                    match rooms.iter_mut().find(|(i, r)| r.slots(p.spec.req) > 0 && static_fit(store, &store.nodes[*i], &p.spec)) {
                         Some((_, r)) => {
                             r.take(p.spec.req, 1);
                             true

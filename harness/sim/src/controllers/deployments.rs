@@ -1,0 +1,141 @@
+//! The Deployment and ReplicaSet controllers for the platform components — CoreDNS, the Spark
+//! Operator controller and webhook, MinIO, the registry and the History Server — each placed
+//! as the scenario's stack says. A Deployment keeps `replicas` live pods (replacing deleted or
+//! failed ones, deleting the newest beyond the count); a component serves while at least one of
+//! its pods runs, reachable, on a Ready node ([`crate::store::Store::dns_serving`] and friends).
+//!
+//! Inputs: [`Deployments::bootstrap`], [`Deployments::pod_changed`],
+//! [`Deployments::component_started`], [`Deployments::scaled`]. No timers of its own. Outputs:
+//! pods through the API and [`Signal::ControllerPodsChanged`] for the operator's leader
+//! election.
+
+use std::sync::Arc;
+
+use sparkrig_model::scenario::Component;
+use sparkrig_model::time::Dur;
+
+use crate::api::{Cx, Signal};
+use crate::cluster::SchedSpec;
+use crate::store::{Deployment, Kind, LabelSource, NewPod, Owner, PodId};
+
+/// Deployments have no timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ev {}
+
+impl From<Ev> for crate::api::Ev {
+    fn from(e: Ev) -> Self {
+        match e {}
+    }
+}
+
+/// The Deployment controller (its state is the Deployments in the store).
+#[derive(Debug, Default)]
+pub struct Deployments;
+
+impl crate::api::Controller for Deployments {
+    type Ev = Ev;
+}
+
+const ALPHANUM: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+fn random_name(cx: &mut impl Cx<Deployments>, n: usize) -> String {
+    let bytes: [u8; 16] = cx.random_bytes();
+    bytes.iter().take(n).map(|b| ALPHANUM[*b as usize % ALPHANUM.len()] as char).collect()
+}
+
+impl Deployments {
+    /// Creates the stack's Deployments at t=0.
+    pub fn bootstrap(cx: &mut impl Cx<Deployments>) {
+        let stack = cx.plan().stack.clone();
+        let op = &stack.operator;
+        let mut wanted: Vec<(Kind, Component)> = vec![(Kind::CoreDns, stack.coredns.clone())];
+        wanted.push((Kind::Controller, Component { enabled: true, replicas: op.replicas, placement: op.placement.clone() }));
+        if op.webhook_enabled {
+            wanted.push((Kind::Webhook, Component { enabled: true, replicas: op.webhook_replicas, placement: op.placement.clone() }));
+        }
+        wanted.push((Kind::Minio, stack.minio.clone()));
+        wanted.push((Kind::Registry, stack.registry.clone()));
+        wanted.push((Kind::HistoryServer, stack.history_server.clone()));
+        for (kind, c) in wanted.into_iter().filter(|(_, c)| c.enabled) {
+            let (cpu, mem) = kind.requests();
+            let store = cx.store_mut();
+            let node_selector =
+                c.placement.node_selector.iter().map(|(k, v)| (store.interner.intern(k), store.interner.intern(v))).collect();
+            let spec = Arc::new(SchedSpec {
+                tolerations: crate::world::with_default_tolerations(c.placement.tolerations.clone()),
+                node_selector,
+                ..SchedSpec::with_requests(cpu, mem)
+            });
+            let hash = random_name(cx, 10);
+            let deployments = &mut cx.store_mut().deployments;
+            deployments.push(Deployment { kind, replicas: c.replicas, spec, placement: c.placement, hash, pods: Vec::new() });
+            let idx = deployments.len() - 1;
+            Self::reconcile(cx, idx);
+        }
+    }
+
+    /// `spec.replicas` changed.
+    pub fn scaled(cx: &mut impl Cx<Deployments>, idx: usize) {
+        Self::reconcile(cx, idx);
+        Self::pod_changed(cx, idx);
+    }
+
+    /// Create pods up to `replicas` (replacing deleted or failed ones), delete the newest beyond
+    /// it.
+    fn reconcile(cx: &mut impl Cx<Deployments>, idx: usize) {
+        let store = cx.store();
+        let d = &store.deployments[idx];
+        let live: Vec<PodId> =
+            d.pods.iter().copied().filter(|id| store.pod(*id).is_some_and(|p| p.deleting.is_none() && !p.phase.is_terminal())).collect();
+        let replicas = d.replicas as usize;
+        let (kind, spec, hash, selector) = (d.kind, d.spec.clone(), d.hash.clone(), d.placement.node_selector.clone());
+        for extra in live.iter().skip(replicas).rev() {
+            cx.delete_pod(*extra, "scaled down");
+        }
+        let store = cx.store();
+        let mut pods: Vec<PodId> = store.deployments[idx].pods.iter().copied().filter(|id| store.pod(*id).is_some()).collect();
+        for _ in live.len()..replicas {
+            let suffix = random_name(cx, 5);
+            let id = cx.create_pod(NewPod {
+                key: format!("{}/{}-{hash}-{suffix}", kind.namespace(), kind.name()),
+                owner: Owner::Component(idx),
+                labels: LabelSource::Component(kind),
+                spec: spec.clone(),
+                image: kind.image().to_string(),
+                from_registry: false,
+                app: None,
+                role: None,
+                component: Some(kind.name().into()),
+                node_selector: selector.clone(),
+            });
+            pods.push(id);
+        }
+        cx.store_mut().deployments[idx].pods = pods;
+    }
+
+    /// A component container started: check what it needs at start-up.
+    pub fn component_started(cx: &mut impl Cx<Deployments>, id: PodId) {
+        let Some(crate::store::Owner::Component(idx)) = cx.store().pod(id).map(|p| p.owner) else { return };
+        let store = cx.store();
+        if store.deployments[idx].kind == Kind::HistoryServer && !(store.minio_serving() && store.dns_serving()) {
+            // FsHistoryProvider cannot list s3a://spark-logs/: the server exits and the kubelet
+            // restarts it with backoff.
+            cx.exit_container(
+                id,
+                Dur::secs(2),
+                1,
+                "Error",
+                "java.io.FileNotFoundException: s3a://spark-logs/events: MinIO unreachable".into(),
+            );
+        }
+        Self::pod_changed(cx, idx);
+    }
+
+    /// A component's pod changed: keep the replica count and re-evaluate leadership.
+    pub fn pod_changed(cx: &mut impl Cx<Deployments>, idx: usize) {
+        Self::reconcile(cx, idx);
+        if cx.store().deployments[idx].kind == Kind::Controller {
+            cx.signal(Signal::ControllerPodsChanged);
+        }
+    }
+}

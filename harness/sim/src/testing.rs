@@ -1,0 +1,1 @@
+//! test fake (filled next)

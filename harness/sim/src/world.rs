@@ -1,0 +1,514 @@
+//! The simulation: the kernel, the store, the controllers and the timeline, wired together.
+//!
+//! ```text
+//!  timeline (model) ──effects──▶ Simulation ──▶ operator / faults
+//!        ▲                          │ kernel: time, events, RNG, trace
+//!        └── view changed ◀── trace ◀┤
+//!                                   ▼ route(Signal)
+//!  scheduling ◀─▶ kubelet ◀─▶ node lifecycle ◀─▶ deployments ◀─▶ operator ◀─▶ drivers, autoscaler, faults
+//! ```
+//!
+//! Entry points: [`Simulation::new`], then [`Simulation::run`] — or [`Simulation::step`],
+//! [`Simulation::run_until`] and [`Simulation::apply`] to drive it from outside (the API server
+//! of `sparkrig serve`), and [`Simulation::finish`]. Every cross-controller signal goes through
+//! [`Simulation::route`]; nothing else calls from one controller into another.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rand_chacha::ChaCha8Rng;
+use sparkrig_model::faults::Fault;
+use sparkrig_model::kube::Toleration;
+use sparkrig_model::scenario::{AppSel, Scenario};
+use sparkrig_model::time::{Dur, Time};
+use sparkrig_model::timeline::{Effect, Timeline, max_duration_reached};
+use sparkrig_model::trace::{Event, Record, Sink, TraceView};
+
+use crate::api::{Api, Cx, Ev, Key, Signal};
+use crate::controllers::autoscaler::Autoscaler;
+use crate::controllers::deployments::Deployments;
+use crate::controllers::driver::Drivers;
+use crate::controllers::faults::Faults;
+use crate::controllers::kubelet::Kubelet;
+use crate::controllers::node_lifecycle::NodeLifecycle;
+use crate::controllers::operator::Operator;
+use crate::controllers::scheduling::Scheduling;
+use crate::kernel::Kernel;
+use crate::store::{Owner, Store};
+use crate::timings::Timings;
+
+/// Why a simulation could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A SparkApplication cannot be turned into pods.
+    #[error("{file}: {message}")]
+    BadApp {
+        /// Manifest.
+        file: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Virtual time at the end.
+    pub end: Time,
+    /// Why it ended.
+    pub reason: String,
+    /// Events processed.
+    pub events: u64,
+    /// Pods created.
+    pub pods_created: u64,
+    /// Most pods alive at once.
+    pub peak_pods: u64,
+}
+
+/// Something done to the cluster from outside, at the current instant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create a SparkApplication from a template under a name.
+    CreateApp {
+        /// Template index.
+        template: usize,
+        /// Name.
+        name: String,
+    },
+    /// Inject a fault.
+    Inject(Fault),
+    /// Heal a fault by id.
+    Heal(String),
+    /// Merge-patch the spec of the selected apps.
+    Patch {
+        /// Apps.
+        apps: AppSel,
+        /// JSON merge patch of `spec`.
+        spec: serde_json::Value,
+    },
+}
+
+/// A simulation of one scenario.
+pub struct Simulation {
+    k: Kernel<Ev, Key>,
+    store: Store,
+    plan: Arc<Scenario>,
+    t: Timings,
+    scheduling: Scheduling,
+    kubelet: Kubelet,
+    nodes: NodeLifecycle,
+    deployments: Deployments,
+    operator: Operator,
+    drivers: Drivers,
+    autoscaler: Autoscaler,
+    faults: Faults,
+    timeline: Timeline,
+    view: TraceView,
+    done: Option<String>,
+}
+
+/// Tolerations the pods of a component carry (placement + defaults).
+pub(crate) fn with_default_tolerations(mut tolerations: Vec<Toleration>) -> Vec<Toleration> {
+    for d in sparkrig_model::kube::default_toleration_seconds() {
+        if !tolerations.iter().any(|t| t.key == d.key && t.effect == d.effect) {
+            tolerations.push(d);
+        }
+    }
+    tolerations
+}
+
+impl Simulation {
+    /// Builds the cluster of `plan` at t=0: nodes registered and Ready, platform components
+    /// running, arrivals and the first step scheduled.
+    pub fn new(plan: &Scenario) -> Result<Simulation, SimError> {
+        check_apps(plan)?;
+        let plan = Arc::new(plan.clone());
+        let t = Timings::with_overrides(&plan.sim);
+        let mut sim = Simulation {
+            k: Kernel::new(plan.seed),
+            store: Store::default(),
+            scheduling: Scheduling::new(&plan),
+            kubelet: Kubelet::default(),
+            nodes: NodeLifecycle::default(),
+            deployments: Deployments,
+            operator: Operator::new(&plan, &t),
+            drivers: Drivers::default(),
+            autoscaler: Autoscaler::default(),
+            faults: Faults::default(),
+            timeline: Timeline::new(&plan),
+            view: TraceView::current_only(),
+            done: None,
+            t,
+            plan,
+        };
+        sim.emit(Event::RunStarted { scenario: sim.plan.name.clone(), backend: "sim".into(), seed: Some(sim.plan.seed) });
+        sim.bootstrap_nodes();
+        Deployments::bootstrap(&mut sim);
+        // Bring the platform up within t=0 (the real backends wait for readiness before the
+        // scenario starts).
+        while let Some((_, ev)) = sim.k.pop_until(Time::ZERO) {
+            sim.handle(ev);
+        }
+        sim.store.bootstrapping = false;
+        Autoscaler::start(&mut sim);
+        let fx = sim.timeline.start();
+        sim.apply_effects(fx);
+        Ok(sim)
+    }
+
+    fn bootstrap_nodes(&mut self) {
+        let plan = self.plan.clone();
+        let mut zone_i = 0;
+        for (g, group) in plan.topology.groups.iter().enumerate() {
+            for k in 1..=group.count {
+                let zone = (!plan.topology.zones.is_empty()).then(|| {
+                    zone_i += 1;
+                    plan.topology.zones[(zone_i - 1) % plan.topology.zones.len()].clone()
+                });
+                self.register_node(g, &format!("{}-{k}", group.name), zone.as_deref(), true);
+            }
+        }
+    }
+
+    /// The current virtual instant.
+    pub fn now(&self) -> Time {
+        self.k.now()
+    }
+
+    /// When the next event is due (None when nothing is scheduled).
+    pub fn next_at(&mut self) -> Option<Time> {
+        self.k.next_at()
+    }
+
+    /// The run has ended (timeline complete, max duration, nothing left).
+    pub fn is_done(&self) -> bool {
+        self.done.is_some()
+    }
+
+    /// The cluster state now.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The scenario.
+    pub fn plan(&self) -> &Scenario {
+        &self.plan
+    }
+
+    /// Processes the next event, feeding `sink`; returns its instant, or None once the run is
+    /// over (timeline complete, `maxDuration` reached, nothing left to happen).
+    pub fn step(&mut self, sink: &mut dyn Sink) -> Option<Time> {
+        self.flush(sink);
+        if self.done.is_some() {
+            return None;
+        }
+        let limit = Time::ZERO + self.plan.max_duration;
+        match self.k.next_at() {
+            None => {
+                self.stop("nothing left to happen".into());
+                None
+            }
+            Some(at) if at > limit => {
+                self.k.advance_to(limit);
+                self.stop(max_duration_reached(self.plan.max_duration));
+                None
+            }
+            Some(_) => {
+                let (at, ev) = self.k.pop().expect("due");
+                self.handle(ev);
+                self.flush(sink);
+                Some(at)
+            }
+        }
+    }
+
+    /// Processes every event due at or before `t`, then moves time to `t` (for a driver in
+    /// scaled real time). Stops early when the run ends.
+    pub fn run_until(&mut self, t: Time, sink: &mut dyn Sink) {
+        while self.done.is_none() && self.k.next_at().is_some_and(|n| n <= t) {
+            self.step(sink);
+        }
+        if self.done.is_none() && t > self.k.now() {
+            self.k.advance_to(t);
+        }
+    }
+
+    /// Carries out an action from outside at the current instant.
+    pub fn apply(&mut self, action: Action, sink: &mut dyn Sink) -> String {
+        let message = match action {
+            Action::CreateApp { template, name } => {
+                Operator::create_app(self, template, &name);
+                String::new()
+            }
+            Action::Inject(f) => {
+                Faults::inject(self, &f);
+                String::new()
+            }
+            Action::Heal(id) => {
+                Faults::heal(self, &id);
+                String::new()
+            }
+            Action::Patch { apps, spec } => Operator::patch_apps(self, &apps, &spec),
+        };
+        self.flush(sink);
+        message
+    }
+
+    /// Runs to the end of the timeline (or the scenario's max duration), feeding `sink`.
+    pub fn run(&mut self, sink: &mut dyn Sink) -> RunSummary {
+        while self.step(sink).is_some() {}
+        self.finish(sink)
+    }
+
+    /// Ends the run: every fault still active is healed (even when a step failed), and the
+    /// last record written.
+    pub fn finish(&mut self, sink: &mut dyn Sink) -> RunSummary {
+        self.flush(sink);
+        self.stop("stopped".into());
+        Faults::heal_all(self);
+        let reason = self.done.clone().unwrap_or_default();
+        self.emit(Event::RunEnded { reason: reason.clone() });
+        self.flush(sink);
+        RunSummary {
+            end: self.k.now(),
+            reason,
+            events: self.k.fired(),
+            pods_created: self.store.pods.len() as u64,
+            peak_pods: self.store.peak_pods,
+        }
+    }
+
+    fn stop(&mut self, reason: String) {
+        if self.done.is_none() {
+            self.done = Some(reason);
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Sched(e) => Scheduling::handle(self, e),
+            Ev::Kubelet(e) => Kubelet::handle(self, e),
+            Ev::Nodes(e) => NodeLifecycle::handle(self, e),
+            Ev::Operator(e) => Operator::handle(self, e),
+            Ev::Driver(e) => Drivers::handle(self, e),
+            Ev::Autoscaler(e) => Autoscaler::handle(self, e),
+            Ev::Faults(e) => Faults::handle(self, e),
+            Ev::Timeline(timer) => {
+                let fx = self.timeline.on_timer(timer, &self.view);
+                self.apply_effects(fx);
+            }
+        }
+    }
+
+    /// Carries out the timeline's effects in order; an action's outcome feeds the timeline at
+    /// once, and what it returns runs next.
+    fn apply_effects(&mut self, fx: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = fx.into();
+        while let Some(e) = queue.pop_front() {
+            if self.done.is_some() {
+                return;
+            }
+            let outcome = match e {
+                Effect::Emit(ev) => {
+                    self.emit(ev);
+                    continue;
+                }
+                Effect::Arm { timer, after } => {
+                    self.k.schedule(after, Ev::Timeline(timer));
+                    continue;
+                }
+                Effect::CreateApp { template, name } => {
+                    Operator::create_app(self, template, &name);
+                    continue;
+                }
+                Effect::Finish(reason) => {
+                    self.stop(reason);
+                    continue;
+                }
+                Effect::Submit { template, names } => {
+                    for name in &names {
+                        Operator::create_app(self, template, name);
+                    }
+                    Ok(String::new())
+                }
+                Effect::Inject(f) => {
+                    Faults::inject(self, &f);
+                    Ok(String::new())
+                }
+                Effect::Heal(id) => {
+                    Faults::heal(self, &id);
+                    Ok(String::new())
+                }
+                Effect::Patch { apps, spec } => Ok(Operator::patch_apps(self, &apps, &spec)),
+            };
+            let more = self.timeline.completed(outcome, &self.view);
+            for e in more.into_iter().rev() {
+                queue.push_front(e);
+            }
+        }
+    }
+
+    /// Hands buffered records to the sink; re-checks the timeline when apps or pods changed
+    /// (which may start the next step and emit more).
+    fn flush(&mut self, sink: &mut dyn Sink) {
+        while self.k.has_trace() {
+            let out = self.k.take_trace();
+            let changed = out.iter().any(|r| {
+                matches!(
+                    r.event,
+                    Event::AppState { .. }
+                        | Event::AppCreated { .. }
+                        | Event::PodCreated { .. }
+                        | Event::PodRunning { .. }
+                        | Event::PodTerminated { .. }
+                        | Event::PodDeleted { .. }
+                )
+            });
+            for rec in &out {
+                sink.record(rec);
+            }
+            if changed && self.done.is_none() {
+                let fx = self.timeline.on_view_changed(&self.view);
+                self.apply_effects(fx);
+            }
+        }
+    }
+
+    /// Routes a signal to the controllers that watch that kind of change. The one place
+    /// where one controller's change reaches another.
+    fn route(&mut self, s: Signal) {
+        let owner = |sim: &Simulation, id| crate::api::owner_of(&sim.store, id);
+        match s {
+            Signal::PodCreated(id) => Scheduling::add(self, id),
+            Signal::DriverPodCreated { app, run, pod } => Drivers::driver_pod_created(self, app, run, pod),
+            Signal::PodBound(id) => Kubelet::pod_bound(self, id),
+            Signal::PodChanged(id) => match owner(self, id) {
+                Some(Owner::Driver { app, run }) => {
+                    Operator::driver_pod_changed(self, app, run);
+                    Drivers::driver_lifecycle(self, app, run, id);
+                }
+                Some(Owner::Executor { app, run, exec }) => Drivers::executor_pod_changed(self, app, run, exec),
+                Some(Owner::Component(c)) => Deployments::pod_changed(self, c),
+                None => {}
+            },
+            Signal::ComponentStarted(id) => Deployments::component_started(self, id),
+            Signal::ProcessUp(id) => Drivers::process_up(self, id),
+            Signal::PodGone(_, owner) => match owner {
+                Owner::Driver { app, run } => {
+                    Drivers::driver_gc(self, app, run);
+                    Operator::driver_pod_gone(self, app, run);
+                }
+                Owner::Executor { app, run, exec } => Drivers::executor_pod_gone(self, app, run, exec),
+                Owner::Component(c) => Deployments::pod_changed(self, c),
+            },
+            Signal::PodForgotten(id) => Scheduling::forget(self, id),
+            Signal::ResourcesFreed => Scheduling::on_resources_freed(self),
+            Signal::NodeAdded(n) => {
+                Kubelet::node_added(self, n);
+                Scheduling::on_node_added(self, n);
+            }
+            Signal::NodeUpdated(n) => Scheduling::on_node_updated(self, n),
+            Signal::NodeRemoved(_) => Scheduling::on_node_removed(self),
+            Signal::NodeDown { node, machine } => NodeLifecycle::node_down(self, node, machine),
+            Signal::NodeUp { node, machine } => NodeLifecycle::node_up(self, node, machine),
+            Signal::DeleteNode { node, reason } => NodeLifecycle::delete_node(self, node, &reason),
+            Signal::KubeletDown(n) => Kubelet::node_down(self, n),
+            Signal::PodUnreachable(id) => match owner(self, id) {
+                Some(Owner::Component(c)) => Deployments::pod_changed(self, c),
+                Some(_) => Drivers::unreachable(self, id),
+                None => {}
+            },
+            Signal::KubeletBack { node, machine_lost } => Kubelet::resync(self, node, machine_lost),
+            Signal::NodeReconnected(n) => Drivers::node_reconnected(self, n),
+            Signal::ComponentChanged(c) => Deployments::pod_changed(self, c),
+            Signal::DeploymentScaled(idx) => Deployments::scaled(self, idx),
+            Signal::ControllerPodsChanged => Operator::lease_changed(self),
+        }
+    }
+}
+
+/// Every template must turn into pods (quantities parse): checked before anything runs.
+fn check_apps(plan: &Scenario) -> Result<(), SimError> {
+    for t in &plan.templates {
+        let sub = sparkrig_model::podspec::Submission::generate(&t.app, &[0; 38], 0, true);
+        sparkrig_model::podspec::driver_pod(&t.app, &sub)
+            .and_then(|_| sparkrig_model::podspec::executor_pod(&t.app, &sub, 1))
+            .map_err(|message| SimError::BadApp { file: t.file.clone(), message })?;
+    }
+    Ok(())
+}
+
+impl Api for Simulation {
+    fn now(&self) -> Time {
+        self.k.now()
+    }
+
+    fn schedule(&mut self, after: Dur, key: Option<Key>, ev: Ev) {
+        match key {
+            Some(k) => self.k.schedule_keyed(k, after, ev),
+            None => self.k.schedule(after, ev),
+        }
+    }
+
+    fn cancel(&mut self, key: Key) {
+        self.k.cancel(&key);
+    }
+
+    fn emit(&mut self, event: Event) {
+        let rec = Record { t: self.k.now(), event };
+        self.view.apply(&rec);
+        self.k.push_record(rec);
+    }
+
+    fn rng(&mut self) -> &mut ChaCha8Rng {
+        self.k.rng()
+    }
+
+    fn plan(&self) -> &Arc<Scenario> {
+        &self.plan
+    }
+
+    fn timings(&self) -> &Timings {
+        &self.t
+    }
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    fn signal(&mut self, s: Signal) {
+        self.route(s);
+    }
+}
+
+/// Gives each controller its own state through [`Cx::me`].
+macro_rules! own_state {
+    ($($field:ident: $ty:ty),* $(,)?) => {$(
+        impl Cx<$ty> for Simulation {
+            fn me(&mut self) -> &mut $ty {
+                &mut self.$field
+            }
+            fn me_ref(&self) -> &$ty {
+                &self.$field
+            }
+            fn parts(&mut self) -> (&mut $ty, &mut Store, &mut ChaCha8Rng) {
+                (&mut self.$field, &mut self.store, self.k.rng())
+            }
+        }
+    )*};
+}
+
+own_state!(
+    scheduling: Scheduling,
+    kubelet: Kubelet,
+    nodes: NodeLifecycle,
+    deployments: Deployments,
+    operator: Operator,
+    drivers: Drivers,
+    autoscaler: Autoscaler,
+    faults: Faults,
+);
