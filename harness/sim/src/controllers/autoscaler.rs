@@ -497,3 +497,66 @@ fn best<T, R: Rng>(rng: &mut R, options: &[T], score: impl Fn(&T) -> f64) -> usi
     let ties: Vec<usize> = (0..options.len()).filter(|i| (scores[*i] - top).abs() < 1e-9).collect();
     if ties.len() == 1 { ties[0] } else { ties[rng.random_range(0..ties.len())] }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Api, Ev as AnyEv};
+    use crate::testing::{Fake, nodes, pod, scenario};
+
+    #[test]
+    fn a_pending_pod_that_fits_a_group_template_triggers_one_node_after_the_provisioning_delay() {
+        let plan = scenario("monday-morning.yaml");
+        let mut f = Fake::new(Autoscaler::default(), &plan);
+        nodes(&mut f, "infra", 1);
+        Autoscaler::start(&mut f);
+        assert_eq!(f.timers(), [(10_000, AnyEv::Autoscaler(Ev::Loop))]);
+        // A 7-CPU pod with no selector: it fits an 8-CPU template of any group without taints.
+        let p = pod(&mut f, "wide", 7000, false);
+        nodes(&mut f, "spark-driver", 1);
+        let node = &mut f.store.nodes[1];
+        node.requested.cpu = node.alloc.cpu;
+        let s = &mut f.store.pod_mut(p).unwrap().sched;
+        s.queued = Queued::Unschedulable;
+        s.last_message = Some("0/2 nodes are available: 2 Insufficient cpu.".into());
+        f.store.nodes[0].requested.cpu = 8000;
+        f.clear();
+        f.now = Time(10_000);
+        Autoscaler::handle(&mut f, Ev::Loop);
+        let ups: Vec<String> = f.trace().into_iter().filter(|t| t.starts_with("autoscaler")).collect();
+        assert_eq!(ups.len(), 1, "{:?}", f.emitted);
+        let Event::Autoscaler { action, count, reason, .. } = f.emitted.iter().find(|e| matches!(e, Event::Autoscaler { .. })).unwrap()
+        else {
+            unreachable!()
+        };
+        assert_eq!((action.as_str(), *count), ("scale-up", 1));
+        assert!(reason.starts_with("1 pending pod(s) fit "), "{reason}");
+        let provisioning = plan.stack.autoscaler.as_ref().unwrap().provisioning.as_ms();
+        assert!(f.timers().iter().any(|(t, e)| *t == 10_000 + provisioning && matches!(e, AnyEv::Autoscaler(Ev::NodeRegister { .. }))));
+        // The next loop counts the requested node: no second scale-up for the same pod.
+        f.clear();
+        f.now = Time(20_000);
+        Autoscaler::handle(&mut f, Ev::Loop);
+        assert!(f.emitted.is_empty(), "{:?}", f.emitted);
+    }
+
+    #[test]
+    fn a_registered_node_is_tainted_not_ready_until_it_reports_ready() {
+        let plan = scenario("monday-morning.yaml");
+        let mut f = Fake::new(Autoscaler::default(), &plan);
+        Autoscaler::start(&mut f);
+        let g = plan.topology.groups.iter().position(|x| x.name == "spark-executor").unwrap();
+        f.me.upcoming.insert(g, 1);
+        f.clear();
+        Autoscaler::handle(&mut f, Ev::NodeRegister { group: g });
+        let n = f.store.nodes.len() - 1;
+        let next = plan.topology.groups[g].count + 1;
+        assert_eq!(f.store.nodes[n].name, format!("spark-executor-{next}"));
+        assert!(f.store.nodes[n].taints.iter().any(|t| t.key == NOT_READY_TAINT));
+        f.clear();
+        Autoscaler::handle(&mut f, Ev::NodeBecomesReady { node: n });
+        assert!(f.store.nodes[n].taints.iter().all(|t| t.key != NOT_READY_TAINT));
+        assert_eq!(f.signals, [Signal::NodeUpdated(n)]);
+        let _ = f.now();
+    }
+}

@@ -139,3 +139,85 @@ impl Deployments {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Api;
+    use crate::store::Phase;
+    use crate::testing::{Fake, nodes, run_on, scenario};
+
+    #[test]
+    fn bootstrap_creates_every_enabled_component_with_its_replicas_and_upstream_names() {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Deployments, &plan);
+        Deployments::bootstrap(&mut f);
+        let kinds: Vec<(Kind, usize)> = f.store.deployments.iter().map(|d| (d.kind, d.pods.len())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Kind::CoreDns, 2),
+                (Kind::Controller, 1),
+                (Kind::Webhook, 1),
+                (Kind::Minio, 1),
+                (Kind::Registry, 1),
+                (Kind::HistoryServer, 1)
+            ]
+        );
+        let coredns = f.store.pod(f.store.deployments[0].pods[0]).unwrap();
+        // <deployment>-<10-char template hash>-<5-char suffix>, from the seeded RNG.
+        let name = coredns.key.strip_prefix("kube-system/coredns-").expect("namespace and name");
+        let (hash, suffix) = name.split_once('-').unwrap();
+        assert_eq!((hash.len(), suffix.len()), (10, 5), "{name}");
+        assert!(f.signals.iter().filter(|s| matches!(s, Signal::PodCreated(_))).count() == 7);
+    }
+
+    #[test]
+    fn scaling_to_zero_deletes_every_pod_and_back_replaces_them() {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Deployments, &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        Deployments::bootstrap(&mut f);
+        let old = f.store.deployments[0].pods.clone();
+        for id in &old {
+            run_on(&mut f, *id, n);
+        }
+        f.clear();
+        let prev = f.scale(Kind::CoreDns, 0);
+        assert_eq!(prev, Some(2));
+        assert_eq!(f.signals, [Signal::DeploymentScaled(0)]);
+        f.clear();
+        Deployments::scaled(&mut f, 0);
+        assert_eq!(f.trace().iter().filter(|t| t.starts_with("pod_terminating kube-system/coredns-")).count(), 2);
+        assert!(old.iter().all(|id| f.store.pod(*id).unwrap().deleting.is_some()));
+        // The deleted pods finish; scaling back creates two new ones.
+        for id in &old {
+            f.store.pod_mut(*id).unwrap().phase = Phase::Succeeded;
+        }
+        f.store.deployments[0].replicas = 2;
+        f.clear();
+        Deployments::scaled(&mut f, 0);
+        assert_eq!(f.trace().iter().filter(|t| t.starts_with("pod_created kube-system/coredns-")).count(), 2);
+    }
+
+    #[test]
+    fn a_controller_pod_change_reaches_leader_election_and_a_history_server_without_s3_crashes() {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Deployments, &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        Deployments::bootstrap(&mut f);
+        f.clear();
+        Deployments::pod_changed(&mut f, 1);
+        assert_eq!(f.signals, [Signal::ControllerPodsChanged]);
+        let hs = f.store.deployments[5].pods[0];
+        run_on(&mut f, hs, n);
+        f.clear();
+        Deployments::component_started(&mut f, hs);
+        let [(at, _, crate::api::Ev::Kubelet(crate::controllers::kubelet::Ev::ContainerExit { code, message, .. }))] = f.armed.as_slice()
+        else {
+            panic!("{:?}", f.armed)
+        };
+        assert_eq!((at.as_ms(), *code), (2000, 1));
+        assert!(message.contains("s3a://spark-logs/events: MinIO unreachable"));
+    }
+}

@@ -874,3 +874,128 @@ impl Drivers {
         cx.at(DA_BACKLOG_TIMEOUT, Ev::AllocationTick { app, run });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Api, Ev as AnyEv};
+    use crate::controllers::kubelet;
+    use crate::store::{App, Kind};
+    use crate::testing::{Fake, nodes, run_on, scenario, serving};
+    use sparkrig_model::appstate::AppState;
+
+    /// A Spark driver pod of the smoke scenario's template (spark-pi: 2 executors, Spark 3.5.6)
+    /// running on a driver node, with CoreDNS serving unless `dns` is false.
+    fn driver(dns: bool) -> (Fake<Drivers>, PodId) {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Drivers::default(), &plan);
+        let infra = nodes(&mut f, "infra", 1)[0];
+        let n = nodes(&mut f, "spark-driver", 1)[0];
+        serving(&mut f, Kind::Webhook, infra);
+        if dns {
+            serving(&mut f, Kind::CoreDns, infra);
+        }
+        let t = &plan.templates[0];
+        let app = Arc::new(t.app.renamed("pi"));
+        f.store.apps.push(App {
+            key: "default/pi".into(),
+            template: 0,
+            app: app.clone(),
+            work: t.work,
+            state: AppState::Submitted,
+            message: String::new(),
+            submission_attempts: 1,
+            execution_attempts: 1,
+            last_submission: Time::ZERO,
+            defaulted: true,
+            watched: true,
+            run: 1,
+            driver: None,
+            patched: false,
+        });
+        let sub = Arc::new(Submission::generate(&app, &[7; 38], super::super::shapes::EPOCH_MS, true));
+        let pod = f.create_pod(NewPod {
+            key: "default/pi-driver".into(),
+            owner: Owner::Driver { app: AppId(0), run: 1 },
+            labels: LabelSource::Spark { app, sub, exec: None },
+            spec: Arc::new(crate::cluster::SchedSpec::with_requests(1000, 1 << 30)),
+            image: "spark".into(),
+            from_registry: false,
+            app: Some("default/pi".into()),
+            role: Some(SparkRole::Driver),
+            component: None,
+            node_selector: Default::default(),
+        });
+        run_on(&mut f, pod, n);
+        Drivers::driver_pod_created(&mut f, AppId(0), 1, pod);
+        f.clear();
+        (f, pod)
+    }
+
+    #[test]
+    fn a_driver_up_allocates_its_executors_in_one_batch_created_serially() {
+        let (mut f, pod) = driver(true);
+        f.now = Time(4_000);
+        Drivers::process_up(&mut f, pod);
+        // Ticks start at once; scheduling starts after maxRegisteredResourcesWaitingTime (30 s).
+        let (app, run) = (AppId(0), 1);
+        assert_eq!(f.timers(), [(4_000, AnyEv::Driver(Ev::Tick { app, run })), (34_000, AnyEv::Driver(Ev::StartScheduling { app, run }))]);
+        f.clear();
+        Drivers::handle(&mut f, Ev::Tick { app, run });
+        // spark-pi asks for 2 executors; 3.5's batch is 5: one batch, one POST each 20 ms apart,
+        // and the next tick a batch delay (1 s) later.
+        assert_eq!(
+            f.timers(),
+            [
+                (4_020, AnyEv::Driver(Ev::CreateExecutor { app, run, exec: 1, batch: 1 })),
+                (4_040, AnyEv::Driver(Ev::CreateExecutor { app, run, exec: 2, batch: 1 })),
+                (5_000, AnyEv::Driver(Ev::Tick { app, run })),
+            ]
+        );
+        f.clear();
+        f.now = Time(4_020);
+        Drivers::handle(&mut f, Ev::CreateExecutor { app, run, exec: 1, batch: 1 });
+        let [Event::PodCreated { pod, role, .. }] = f.emitted.as_slice() else { panic!("{:?}", f.emitted) };
+        assert!(pod.starts_with("default/") && pod.ends_with("-exec-1"), "{pod}");
+        assert_eq!(*role, Some(SparkRole::Executor));
+        // While a POST is in flight the next tick creates nothing.
+        f.clear();
+        f.now = Time(5_000);
+        Drivers::handle(&mut f, Ev::Tick { app, run });
+        assert!(f.timers().iter().all(|(_, e)| !matches!(e, AnyEv::Driver(Ev::CreateExecutor { .. }))), "{:?}", f.timers());
+    }
+
+    #[test]
+    fn a_driver_that_cannot_resolve_the_api_server_exits_1() {
+        let (mut f, pod) = driver(false);
+        Drivers::process_up(&mut f, pod);
+        let [(_, Some(Key::Container(p)), AnyEv::Kubelet(kubelet::Ev::ContainerExit { code, message, .. }))] = f.armed.as_slice() else {
+            panic!("{:?}", f.armed)
+        };
+        assert_eq!((*p, *code), (pod, 1));
+        assert!(message.contains("UnknownHostException: kubernetes.default.svc"), "{message}");
+    }
+
+    #[test]
+    fn a_failed_executor_counts_toward_max_failures_and_is_replaced_a_deleted_one_does_not_count() {
+        let (mut f, pod) = driver(true);
+        Drivers::process_up(&mut f, pod);
+        let (app, run) = (AppId(0), 1);
+        Drivers::handle(&mut f, Ev::Tick { app, run });
+        Drivers::handle(&mut f, Ev::CreateExecutor { app, run, exec: 1, batch: 1 });
+        let exec_pod = f.me.map[&(app, run)].execs[&1].pod;
+        let n = f.store.pod(pod).unwrap().node.unwrap();
+        run_on(&mut f, exec_pod, n);
+        f.store.pod_mut(exec_pod).unwrap().phase = crate::store::Phase::Failed;
+        f.store.pod_mut(exec_pod).unwrap().exit = Some((1, "Error"));
+        Drivers::executor_pod_changed(&mut f, app, run, 1);
+        assert_eq!(f.me.map[&(app, run)].failures, 1);
+        // max(3, 2 × 2 instances) = 4 failures allowed.
+        assert_eq!(f.me.map[&(app, run)].max_failures, Some(4));
+        assert!(f.store.pod(exec_pod).is_none_or(|p| p.deleting.is_some()), "the driver deletes it");
+        Drivers::executor_pod_gone(&mut f, app, run, 1);
+        assert_eq!(f.me.map[&(app, run)].failures, 1, "its deletion is not a second failure");
+        assert!(!f.me.map[&(app, run)].execs.contains_key(&1));
+        let _ = f.now();
+    }
+}

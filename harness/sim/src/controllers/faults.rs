@@ -246,3 +246,69 @@ fn natural(name: &str) -> (String, u64) {
     let (head, tail) = name.split_at(name.len() - digits);
     (head.to_string(), tail.parse().unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Api, Ev as AnyEv};
+    use crate::testing::{Fake, nodes, scenario, serving};
+    use sparkrig_model::faults::FaultSpec;
+    use sparkrig_model::time::Time;
+
+    fn fault(spec: FaultSpec) -> Fault {
+        Fault { id: spec.kind().name().to_string(), spec }
+    }
+
+    #[test]
+    fn coredns_down_scales_to_zero_and_heal_restores_the_recorded_count() {
+        let plan = scenario("coredns-outage.yaml");
+        let mut f = Fake::new(Faults::default(), &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        serving(&mut f, Kind::CoreDns, n);
+        f.store.deployments[0].replicas = 2;
+        f.clear();
+        Faults::inject(&mut f, &fault(FaultSpec::Component(FaultKind::CorednsDown)));
+        assert_eq!(f.store.deployments[0].replicas, 0);
+        assert_eq!(f.signals, [Signal::DeploymentScaled(0)]);
+        let Event::FaultInjected { target, .. } = &f.emitted[0] else { panic!() };
+        assert_eq!(target, "kube-system/coredns: scaled from 2 to 0");
+        f.clear();
+        Faults::heal_all(&mut f);
+        assert_eq!(f.store.deployments[0].replicas, 2);
+        let Event::FaultHealed { target, .. } = &f.emitted[0] else { panic!() };
+        assert_eq!(target, "kube-system/coredns: scaled back to 2");
+        assert!(f.me.active.is_empty());
+    }
+
+    #[test]
+    fn a_broken_corefile_applies_at_the_next_reload_and_a_newer_change_cancels_the_older() {
+        let plan = scenario("coredns-misconfig.yaml");
+        let mut f = Fake::new(Faults::default(), &plan);
+        Faults::inject(&mut f, &fault(FaultSpec::Component(FaultKind::CorednsMisconfig)));
+        assert_eq!(f.cancelled, [Key::Dns]);
+        assert_eq!(f.timers(), [(30_000, AnyEv::Faults(Ev::DnsReload { broken: true }))]);
+        f.clear();
+        f.now = Time(10_000);
+        Faults::heal(&mut f, "coredns-misconfig");
+        assert_eq!(f.cancelled, [Key::Dns], "the pending broken reload is cancelled");
+        assert_eq!(f.timers(), [(40_000, AnyEv::Faults(Ev::DnsReload { broken: false }))]);
+        Faults::handle(&mut f, Ev::DnsReload { broken: true });
+        assert!(!f.store.dns_config_ok);
+    }
+
+    #[test]
+    fn node_faults_pick_live_nodes_of_the_group_in_natural_order() {
+        let plan = scenario("spot-interruption.yaml");
+        let mut f = Fake::new(Faults::default(), &plan);
+        let g = f.plan.topology.groups.iter().position(|x| x.name == "spark-executor").unwrap();
+        for k in [10, 2, 1] {
+            f.register_node(g, &format!("spark-executor-{k}"), None, true);
+        }
+        f.clear();
+        let spec = FaultSpec::NetworkPartition { nodes: NodeTarget::Group { group: "spark-executor".into(), count: Some(2) } };
+        Faults::inject(&mut f, &fault(spec));
+        let Event::FaultInjected { target, .. } = &f.emitted[0] else { panic!() };
+        assert_eq!(target, "disconnected spark-executor-1, spark-executor-2");
+        assert_eq!(f.signals, [Signal::NodeDown { node: 2, machine: false }, Signal::NodeDown { node: 1, machine: false }]);
+    }
+}

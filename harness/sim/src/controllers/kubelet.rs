@@ -330,3 +330,116 @@ impl Kubelet {
         cx.at_keyed(Key::Container(id), start, Ev::ContainerStarted { pod: id });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Ev as AnyEv;
+    use crate::store::Kind;
+    use crate::testing::{Fake, nodes, pod, run_on, scenario, serving};
+
+    fn bound(f: &mut Fake<Kubelet>, name: &str, n: usize, from_registry: bool) -> PodId {
+        let id = pod(f, name, 500, from_registry);
+        let p = f.store.pod_mut(id).unwrap();
+        p.node = Some(n);
+        p.bound = true;
+        f.store.node_state[n].pods.push(id);
+        id
+    }
+
+    fn fake() -> (Fake<Kubelet>, usize) {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Kubelet::default(), &plan);
+        let n = nodes(&mut f, "spark-executor", 1)[0];
+        Kubelet::node_added(&mut f, n);
+        f.clear();
+        (f, n)
+    }
+
+    #[test]
+    fn pods_share_one_pull_per_node_then_start_a_second_after_it_and_the_cache_skips_the_next_pull() {
+        let (mut f, n) = fake();
+        let a = bound(&mut f, "a", n, true);
+        let b = bound(&mut f, "b", n, true);
+        Kubelet::pod_bound(&mut f, a);
+        Kubelet::pod_bound(&mut f, b);
+        let image = f.store.pod(a).unwrap().image;
+        // One pull of 20 s (the image_pull default) serves both pods.
+        assert_eq!(f.timers(), [(20_000, AnyEv::Kubelet(Ev::PullDone { node: n, image }))]);
+        f.clear();
+        f.now = Time(20_000);
+        Kubelet::handle(&mut f, Ev::PullDone { node: n, image });
+        assert_eq!(
+            f.timers(),
+            [(21_000, AnyEv::Kubelet(Ev::ContainerStarted { pod: a })), (21_000, AnyEv::Kubelet(Ev::ContainerStarted { pod: b }))]
+        );
+        assert!(f.armed.iter().all(|(_, k, _)| matches!(k, Some(Key::Container(_)))), "container timers are cancellable");
+        f.clear();
+        let c = bound(&mut f, "c", n, true);
+        Kubelet::pod_bound(&mut f, c);
+        assert_eq!(f.timers(), [(21_000, AnyEv::Kubelet(Ev::ContainerStarted { pod: c }))], "cached: no second pull");
+        f.clear();
+        f.now = Time(21_000);
+        Kubelet::handle(&mut f, Ev::ContainerStarted { pod: a });
+        assert_eq!(f.trace(), ["pod_running default/a"]);
+        assert_eq!(f.store.pod(a).unwrap().phase, Phase::Running);
+        assert_eq!(f.cancelled, [Key::Container(a)], "a started container drops its stale timers");
+        assert_eq!(f.signals, [Signal::ComponentStarted(a), Signal::PodChanged(a)]);
+    }
+
+    #[test]
+    fn an_unreachable_registry_fails_the_pull_then_backs_off_10s_doubling() {
+        let (mut f, n) = fake();
+        let reg = serving(&mut f, Kind::Registry, n);
+        f.store.pod_mut(reg).unwrap().phase = Phase::Pending;
+        assert!(!f.store.registry_serving());
+        let a = bound(&mut f, "a", n, true);
+        f.clear();
+        Kubelet::pod_bound(&mut f, a);
+        assert_eq!(f.timers(), [(10_000, AnyEv::Kubelet(Ev::PullRetry { pod: a }))]);
+        let Event::PodWaiting { reason, message, .. } = &f.emitted[0] else { panic!() };
+        assert_eq!(reason, "ErrImagePull");
+        assert!(message.contains("(registry unreachable); back-off 10s"), "{message}");
+        f.clear();
+        f.now = Time(10_000);
+        Kubelet::handle(&mut f, Ev::PullRetry { pod: a });
+        let Event::PodWaiting { reason, .. } = &f.emitted[0] else { panic!() };
+        assert_eq!(reason, "ImagePullBackOff");
+        assert_eq!(f.timers(), [(30_000, AnyEv::Kubelet(Ev::PullRetry { pod: a }))], "10 s then 20 s");
+    }
+
+    #[test]
+    fn a_deleted_executor_that_decommissions_exits_0_after_its_last_task_and_others_exit_143() {
+        let (mut f, n) = fake();
+        let t = f.t.clone();
+        for (name, busy, code) in [("idle", None, 0), ("busy", Some(Time(7_000)), 143)] {
+            let id = pod(&mut f, name, 500, false);
+            run_on(&mut f, id, n);
+            f.store.pod_mut(id).unwrap().process = crate::store::Process { decommissions: true, busy_until: busy };
+            // Grace: until the last task ends, checked every second, at most 30 s.
+            let expected = busy.map_or(Dur::secs(1), |b| b - f.now + Dur::secs(1));
+            assert_eq!(stop_delay(&f.store, &t, id, f.now), expected);
+            f.store.pod_mut(id).unwrap().deleting = Some(f.now);
+            f.clear();
+            Kubelet::handle(&mut f, Ev::PodStopped { pod: id });
+            let Event::PodTerminated { exit_code, .. } = &f.emitted[0] else { panic!("{:?}", f.emitted) };
+            assert_eq!(*exit_code, Some(code), "{name}");
+            assert!(f.store.pod(id).is_none(), "the object is gone");
+        }
+        let plain = pod(&mut f, "plain", 500, false);
+        run_on(&mut f, plain, n);
+        assert_eq!(stop_delay(&f.store, &t, plain, f.now), t.pod_stop, "a process that does not decommission stops on SIGTERM");
+    }
+
+    #[test]
+    fn a_node_that_comes_back_after_losing_its_machine_reports_its_spark_containers_killed() {
+        let (mut f, n) = fake();
+        let a = bound(&mut f, "a", n, false);
+        f.store.pod_mut(a).unwrap().phase = Phase::Running;
+        f.store.pod_mut(a).unwrap().owner = crate::store::Owner::Executor { app: crate::store::AppId(0), run: 1, exec: 1 };
+        f.clear();
+        Kubelet::resync(&mut f, n, true);
+        let Event::PodTerminated { exit_code, message, .. } = &f.emitted[0] else { panic!("{:?}", f.emitted) };
+        assert_eq!((*exit_code, message.as_str()), (Some(137), "container killed when node spark-executor-1 went down"));
+    }
+}

@@ -311,3 +311,90 @@ impl NodeLifecycle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Ev as AnyEv;
+    use crate::testing::{Fake, nodes, pod, run_on, scenario};
+
+    fn fake(count: u32) -> (Fake<NodeLifecycle>, Vec<usize>) {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(NodeLifecycle::default(), &plan);
+        let ns = nodes(&mut f, "spark-executor", count);
+        f.clear();
+        (f, ns)
+    }
+
+    #[test]
+    fn a_stopped_machine_is_not_ready_after_the_grace_on_the_monitor_grid_then_tainted_and_evicted() {
+        let (mut f, ns) = fake(2);
+        let n = ns[0];
+        let p = pod(&mut f, "exec", 500, false);
+        run_on(&mut f, p, n);
+        f.clear();
+        // Joined at 0, renewing every 10 s: at 23 s the last renewal was at 20 s. Grace 50 s
+        // (1.32+) → 70 s, on the 5 s monitor grid → 70 s.
+        f.now = Time(23_000);
+        NodeLifecycle::node_down(&mut f, n, true);
+        assert_eq!(f.timers(), [(70_000, AnyEv::Nodes(Ev::Monitor { node: n }))]);
+        assert_eq!(f.cancelled, [Key::Node(n)]);
+        assert_eq!(f.signals, [Signal::KubeletDown(n), Signal::PodUnreachable(p)]);
+        f.clear();
+        f.now = Time(70_000);
+        NodeLifecycle::handle(&mut f, Ev::Monitor { node: n });
+        assert_eq!(f.trace(), ["node_not_ready spark-executor-1", "node_taints spark-executor-1"]);
+        // One of two nodes NotReady: the zone is healthy, the limiter admits it at once.
+        assert_eq!(f.timers(), [(70_000, AnyEv::Nodes(Ev::NoExecute { node: n }))]);
+        f.clear();
+        NodeLifecycle::handle(&mut f, Ev::NoExecute { node: n });
+        // The pod tolerates unreachable:NoExecute for nothing (a bare test pod): deleted at
+        // once; on a dead node it stays Terminating.
+        assert_eq!(f.trace(), ["node_taints spark-executor-1", "pod_terminating default/exec"]);
+        assert!(f.store.pod(p).unwrap().deleting.is_some());
+    }
+
+    #[test]
+    fn with_every_node_of_the_cluster_down_evictions_halt() {
+        let (mut f, ns) = fake(1);
+        NodeLifecycle::node_down(&mut f, ns[0], false);
+        f.clear();
+        f.now = Time(60_000);
+        NodeLifecycle::handle(&mut f, Ev::Monitor { node: ns[0] });
+        assert!(f.timers().is_empty(), "a fully disrupted cluster gets no NoExecute taint: {:?}", f.timers());
+    }
+
+    #[test]
+    fn a_reconnected_node_recovers_at_the_next_monitor_pass_and_its_kubelet_resyncs() {
+        let (mut f, ns) = fake(2);
+        let n = ns[0];
+        NodeLifecycle::node_down(&mut f, n, false);
+        f.now = Time(70_000);
+        NodeLifecycle::handle(&mut f, Ev::Monitor { node: n });
+        f.clear();
+        f.now = Time(71_234);
+        NodeLifecycle::node_up(&mut f, n, false);
+        assert_eq!(f.timers(), [(75_000, AnyEv::Nodes(Ev::Recovered { node: n }))]);
+        f.clear();
+        f.now = Time(75_000);
+        NodeLifecycle::handle(&mut f, Ev::Recovered { node: n });
+        assert_eq!(f.trace(), ["node_ready spark-executor-1", "node_taints spark-executor-1"]);
+        assert_eq!(f.signals, [Signal::KubeletBack { node: n, machine_lost: false }, Signal::NodeReconnected(n), Signal::NodeUpdated(n)]);
+        assert!(f.store.nodes[n].taints.iter().all(|t| t.key != UNREACHABLE_TAINT));
+    }
+
+    #[test]
+    fn a_deleted_node_has_its_pods_garbage_collected_at_the_next_podgc_pass_plus_40s() {
+        let (mut f, ns) = fake(1);
+        let p = pod(&mut f, "exec", 500, false);
+        run_on(&mut f, p, ns[0]);
+        f.now = Time(33_000);
+        f.clear();
+        NodeLifecycle::delete_node(&mut f, ns[0], "spot instance terminated");
+        // PodGC passes every 20 s: next at 40 s, then the 40 s quarantine → 80 s.
+        assert!(f.timers().contains(&(80_000, AnyEv::Nodes(Ev::PodGc { node: ns[0] }))), "{:?}", f.timers());
+        f.clear();
+        NodeLifecycle::handle(&mut f, Ev::PodGc { node: ns[0] });
+        assert_eq!(f.trace(), ["pod_terminated default/exec", "pod_deleted default/exec"]);
+    }
+}

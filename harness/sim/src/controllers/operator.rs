@@ -612,3 +612,86 @@ impl Operator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Ev as AnyEv;
+    use crate::testing::{Fake, nodes, scenario, serving};
+
+    #[test]
+    fn with_the_webhook_down_and_fail_an_app_is_refused_with_the_api_servers_message() {
+        let plan = scenario("webhook-down-fail.yaml");
+        let mut f = Fake::new(Operator::new(&plan, &Timings::default()), &plan);
+        Operator::create_app(&mut f, 0, "x");
+        let [Event::AppRejected { app, message }] = f.emitted.as_slice() else { panic!("{:?}", f.emitted) };
+        assert_eq!(app, "default/x");
+        assert!(
+            message.starts_with("Internal error occurred: failed calling webhook \"mutate-sparkoperator-k8s-io-v1beta2-sparkapplication")
+        );
+        assert!(f.store.apps.is_empty());
+    }
+
+    #[test]
+    fn an_app_waits_for_a_leader_then_spark_submit_creates_its_driver() {
+        let plan = scenario("webhook-down-ignore.yaml");
+        let mut f = Fake::new(Operator::new(&plan, &Timings::default()), &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        nodes(&mut f, "spark-driver", 1);
+        // Ignore: admitted unmutated; the per-item rate limiter's first delay is 5 ms.
+        Operator::create_app(&mut f, 0, "x");
+        assert_eq!(f.trace().last().unwrap(), "app_created default/x");
+        assert_eq!(f.timers(), [(5, AnyEv::Operator(Ev::Enqueue { app: AppId(0) }))]);
+        f.clear();
+        f.now = Time(5);
+        Operator::handle(&mut f, Ev::Enqueue { app: AppId(0) });
+        assert!(f.armed.is_empty(), "no leader, no reconcile");
+        let leader = serving(&mut f, Kind::Controller, n);
+        f.clear();
+        Operator::lease_changed(&mut f);
+        assert_eq!(f.store.lease.holder, Some(leader));
+        // Elected: every app is reconciled again (5 ms, doubling per item: 10 ms now).
+        assert_eq!(f.timers(), [(15, AnyEv::Operator(Ev::Enqueue { app: AppId(0) }))]);
+        f.clear();
+        f.now = Time(15);
+        Operator::handle(&mut f, Ev::Enqueue { app: AppId(0) });
+        // One spark-submit (3 s by default) under the leader's key.
+        let submit = plan.stack.operator.submit_time.as_ms();
+        assert_eq!(f.armed, [(Time(15 + submit), Some(Key::Submissions), AnyEv::Operator(Ev::SubmitDone { app: AppId(0), attempt: 1 }))]);
+        f.clear();
+        f.now = Time(15 + submit);
+        Operator::handle(&mut f, Ev::SubmitDone { app: AppId(0), attempt: 1 });
+        let a = f.store.app(AppId(0));
+        assert_eq!((a.state, a.submission_attempts, a.execution_attempts, a.run), (AppState::Submitted, 1, 1, 1));
+        assert_eq!(a.last_submission, Time(15), "the attempt time is when spark-submit started");
+        assert_eq!(f.trace(), ["pod_created default/x-driver", "app_state default/x"]);
+        let pod = a.driver.unwrap();
+        assert!(f.signals.contains(&Signal::DriverPodCreated { app: AppId(0), run: 1, pod }));
+    }
+
+    #[test]
+    fn a_new_leader_forgets_the_old_leaders_submissions() {
+        let plan = scenario("operator-outage.yaml");
+        let mut f = Fake::new(Operator::new(&plan, &Timings::default()), &plan);
+        let n = nodes(&mut f, "infra", 2);
+        let first = serving(&mut f, Kind::Controller, n[0]);
+        Operator::lease_changed(&mut f);
+        assert_eq!(f.cancelled, [Key::Submissions]);
+        // The leader stops: the lease runs out 15 s later; a candidate tries on the 2 s grid.
+        f.store.pod_mut(first).unwrap().phase = Phase::Failed;
+        let second = serving(&mut f, Kind::Controller, n[1]);
+        // Both replicas of one Deployment.
+        f.store.deployments.pop();
+        f.store.deployments[0].pods.push(second);
+        f.clear();
+        f.now = Time(1_000);
+        Operator::lease_changed(&mut f);
+        assert_eq!(f.store.lease.holder, None);
+        assert_eq!(f.timers(), [(17_000, AnyEv::Operator(Ev::LeaderTry))]);
+        f.clear();
+        f.now = Time(17_000);
+        Operator::handle(&mut f, Ev::LeaderTry);
+        assert_eq!(f.store.lease.holder, Some(second));
+        assert_eq!(f.cancelled, [Key::Submissions]);
+    }
+}

@@ -344,3 +344,90 @@ impl Scheduling {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Api, Ev as AnyEv};
+    use crate::testing::{Fake, nodes, pod, scenario};
+
+    fn fake() -> Fake<Scheduling> {
+        let plan = scenario("smoke.yaml");
+        Fake::new(Scheduling::new(&plan), &plan)
+    }
+
+    #[test]
+    fn a_created_pod_is_assumed_at_once_then_bound_and_handed_to_the_kubelet() {
+        let mut f = fake();
+        let n = nodes(&mut f, "infra", 1)[0];
+        let p = pod(&mut f, "a", 500, false);
+        Scheduling::add(&mut f, p);
+        assert_eq!(f.timers(), [(0, AnyEv::Sched(Ev::Cycle))]);
+        f.clear();
+        Scheduling::handle(&mut f, Ev::Cycle);
+        let assumed = f.store.pod(p).unwrap();
+        assert_eq!((assumed.node, assumed.bound, assumed.accounted), (Some(n), false, true));
+        assert_eq!(f.store.nodes[n].requested.cpu, 500, "assumed pods count against the node at once");
+        // The bind bucket starts full (burst 100): the binding call goes out now.
+        assert_eq!(f.timers(), [(0, AnyEv::Sched(Ev::Bind { pod: p, node: n }))]);
+        f.clear();
+        Scheduling::handle(&mut f, Ev::Bind { pod: p, node: n });
+        assert_eq!(f.trace(), ["pod_scheduled default/a"]);
+        assert_eq!(f.signals, [Signal::PodBound(p)]);
+    }
+
+    #[test]
+    fn a_pod_that_does_not_fit_waits_until_resources_are_freed_then_backs_off_to_the_next_whole_second() {
+        let mut f = fake();
+        let n = nodes(&mut f, "infra", 1)[0];
+        let big = pod(&mut f, "big", 6000, false);
+        let late = pod(&mut f, "late", 4000, false);
+        Scheduling::add(&mut f, big);
+        Scheduling::add(&mut f, late);
+        f.advance(Dur::ms(300));
+        f.clear();
+        Scheduling::handle(&mut f, Ev::Cycle);
+        assert_eq!(f.store.pod(big).unwrap().node, Some(n));
+        assert_eq!(f.store.pod(late).unwrap().sched.queued, Queued::Unschedulable);
+        let [Event::PodUnschedulable { message, .. }] = f.emitted.as_slice() else { panic!("{:?}", f.emitted) };
+        assert_eq!(
+            message,
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+        );
+        // The leftover flush runs every 30 s from the first unschedulable pod.
+        assert!(f.timers().contains(&(30_300, AnyEv::Sched(Ev::LeftoverFlush))));
+        f.clear();
+        // A taint change on the node does not help a pod rejected for CPU: no requeue.
+        Scheduling::on_node_updated(&mut f, n);
+        assert_eq!(f.store.pod(late).unwrap().sched.queued, Queued::Unschedulable);
+        // 400 ms after its attempt the big pod finishes: the NodeResourcesFit hint requeues the
+        // late pod into backoffQ until attempt + 1 s = 1.3 s, flushed at the next whole second.
+        f.advance(Dur::ms(400));
+        f.release(big);
+        assert_eq!(f.signals, [Signal::ResourcesFreed]);
+        Scheduling::on_resources_freed(&mut f);
+        assert_eq!(f.store.pod(late).unwrap().sched.queued, Queued::Backoff);
+        assert_eq!(f.timers(), [(2000, AnyEv::Sched(Ev::BackoffFlush))]);
+        f.clear();
+        f.now = Time(2000);
+        Scheduling::handle(&mut f, Ev::BackoffFlush);
+        assert_eq!(f.store.pod(late).unwrap().sched.queued, Queued::Active);
+        assert_eq!(f.timers(), [(2000, AnyEv::Sched(Ev::Cycle))]);
+    }
+
+    #[test]
+    fn a_stale_bind_to_a_vanished_node_puts_the_pod_back_in_activeq() {
+        let mut f = fake();
+        let n = nodes(&mut f, "infra", 1)[0];
+        let p = pod(&mut f, "a", 500, false);
+        Scheduling::add(&mut f, p);
+        Scheduling::handle(&mut f, Ev::Cycle);
+        f.store.nodes[n].gone = true;
+        f.clear();
+        Scheduling::handle(&mut f, Ev::Bind { pod: p, node: n });
+        let back = f.store.pod(p).unwrap();
+        assert_eq!((back.node, back.accounted, back.sched.queued), (None, false, Queued::Active));
+        assert_eq!(f.store.nodes[n].requested.cpu, 0);
+        assert!(f.emitted.is_empty(), "no pod_scheduled for a node that is gone");
+    }
+}
