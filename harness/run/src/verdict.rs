@@ -772,7 +772,6 @@ impl Evaluator {
             .collect()
     }
 
-
     fn metrics(&self) -> (Metrics, Samples) {
         let mut by_state = BTreeMap::new();
         for a in self.view.apps.values() {
