@@ -161,7 +161,7 @@ fn the_recipes_registry_serves_localhost_5001_and_a_pushed_image_pulls_back() {
     rt.block_on(docker::ensure_registry(&docker, REGISTRY_CONTAINER, REGISTRY_IMAGE, REGISTRY_PORT)).unwrap();
     let labels = rt.block_on(docker::container_labels(&docker, REGISTRY_CONTAINER)).unwrap().unwrap();
     assert_eq!(labels.get(OWNER_LABEL).map(String::as_str), Some("registry"));
-    assert_eq!(rt.block_on(s3::get_status("http://localhost:5001/v2/")), Ok(200));
+    assert_eq!(rt.block_on(s3::get_status("http://localhost:5001/v2/")).unwrap(), 200);
     // Started again (up with --reuse): the same container, still serving.
     rt.block_on(docker::ensure_registry(&docker, REGISTRY_CONTAINER, REGISTRY_IMAGE, REGISTRY_PORT)).unwrap();
 
@@ -390,7 +390,7 @@ fn sigint_to_sparkrig_chaos_mid_way_heals_every_fault_then_down_cleans_up() {
     assert!(eventually(true, || reachable(&probe, &node, 5000)), "{out}");
     let s3c = rt.block_on(docker::ensure_s3(&docker, &spec)).unwrap();
     rt.block_on(S3::new(&s3c.host_endpoint, &s3c.user, &s3c.password).unwrap().wait_ready("data", docker::START_TIMEOUT)).unwrap();
-    assert_eq!(rt.block_on(s3::get_status("http://localhost:5001/v2/")), Ok(200));
+    assert_eq!(rt.block_on(s3::get_status("http://localhost:5001/v2/")).unwrap(), 200);
 
     // Clean up as a user does: without the node (kind would delete it), `sparkrig down`.
     rt.block_on(scaffold.teardown(&docker)).unwrap();

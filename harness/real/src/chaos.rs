@@ -75,23 +75,24 @@ pub async fn plans(docker: &Docker, cluster: &str, specs: &[FaultSpec]) -> Resul
     let facts = facts(docker, cluster).await?;
     let mut out = Vec::new();
     for spec in specs {
-        match spec.kind() {
-            FaultKind::MinioOutage if facts.minio_container.is_none() => {
+        let (container, role) = match spec.kind() {
+            FaultKind::MinioOutage => (format!("{cluster}-minio"), "minio"),
+            FaultKind::RegistryOutage => (REGISTRY_CONTAINER.to_string(), "registry"),
+            _ => (String::new(), ""),
+        };
+        if !role.is_empty() {
+            let labels = docker::container_labels(docker, &container).await?;
+            let Some(labels) = labels else {
+                return Err(Error::Invalid(format!("no container {container}: `sparkrig up` starts it")));
+            };
+            let cluster_ok = role == "registry" || labels.get(CLUSTER_LABEL).map(String::as_str) == Some(cluster);
+            if labels.get(OWNER_LABEL).map(String::as_str) != Some(role) || !cluster_ok {
+                let cluster_label = if role == "minio" { format!(" and {CLUSTER_LABEL}={cluster}") } else { String::new() };
                 return Err(Error::NotOurs {
-                    what: format!("container {cluster}-minio"),
-                    why: format!("absent, or without {OWNER_LABEL}=minio and {CLUSTER_LABEL}={cluster}"),
+                    what: format!("container {container}"),
+                    why: format!("no {OWNER_LABEL}={role}{cluster_label}"),
                 });
             }
-            FaultKind::RegistryOutage => {
-                let labels = docker::container_labels(docker, REGISTRY_CONTAINER).await?;
-                if labels.is_none_or(|l| l.get(OWNER_LABEL).map(String::as_str) != Some("registry")) {
-                    return Err(Error::NotOurs {
-                        what: format!("container {REGISTRY_CONTAINER}"),
-                        why: format!("absent, or without {OWNER_LABEL}=registry"),
-                    });
-                }
-            }
-            _ => {}
         }
         out.push(fault_plan(spec, &facts)?);
     }

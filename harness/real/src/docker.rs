@@ -154,7 +154,7 @@ pub async fn ensure_registry(docker: &Docker, container: &str, image: &str, port
         let last = match s3::get_status(&url).await {
             Ok(200) => return Ok(()),
             Ok(s) => format!("GET {url}: HTTP {s}"),
-            Err(e) => format!("GET {url}: {e}"),
+            Err(e) => e.to_string(),
         };
         if started.elapsed() >= START_TIMEOUT {
             return Err(Error::Timeout { after: START_TIMEOUT, last: format!("registry {container}: {last}") });

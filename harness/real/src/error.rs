@@ -67,6 +67,15 @@ pub enum Error {
         /// The server's error code and message, or the connection error.
         detail: String,
     },
+    /// A plain HTTP request (the registry's readiness check) got no answer. Retryable: the
+    /// server may still be starting.
+    #[error("GET {url}: {detail}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// The connection error.
+        detail: String,
+    },
     /// A readiness wait ran out of time. Retryable: the condition may still come true (a slow
     /// machine); the message says what was last seen.
     #[error("not ready after {}s: {last}", .after.as_secs())]
@@ -150,7 +159,7 @@ impl Error {
                     | bollard::errors::Error::IOError { .. }
             ),
             Error::S3 { status, .. } => status.is_none_or(|s| s >= 500),
-            Error::Timeout { .. } => true,
+            Error::Timeout { .. } | Error::Http { .. } => true,
             Error::Step { error, .. } => error.is_retryable(),
             Error::Several(all) => !all.is_empty() && all.iter().all(Error::is_retryable),
             Error::Spawn { .. }

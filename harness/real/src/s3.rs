@@ -64,8 +64,8 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// `GET url`: the status (the registry's `/v2/` readiness check).
-pub async fn get_status(url: &str) -> std::result::Result<u16, String> {
-    send(&http(), "GET", url, Bytes::new()).await.map(|(s, _)| s)
+pub async fn get_status(url: &str) -> Result<u16> {
+    send(&http(), "GET", url, Bytes::new()).await.map(|(s, _)| s).map_err(|detail| Error::Http { url: url.into(), detail })
 }
 
 /// `<Code>` and `<Message>` of an S3 error body, or the status alone.
