@@ -27,6 +27,12 @@ use sparkrig_real::s3::{self, S3};
 use sparkrig_real::stack::{MINIO_BUCKETS, MINIO_IMAGE, REGISTRY_CONTAINER, REGISTRY_IMAGE, REGISTRY_PORT};
 use sparkrig_real::{CLUSTER_LABEL, OWNER_LABEL, chaos, provision};
 
+/// The tests' own image (tests/images/build.sh): python3 and sleep, for stand-in kind nodes
+/// (`python3 -m http.server`) and probes, whatever the registry and S3 images are.
+const TOOLS: &str = "sparkrig-stand-in/tools:1";
+/// What a stand-in kind node serves, on its port 5000.
+const NODE_CMD: [&str; 6] = ["python3", "-m", "http.server", "5000", "--bind", "0.0.0.0"];
+
 /// One line past the test harness's capture, so a skip shows in every `cargo test`.
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
@@ -232,7 +238,7 @@ fn s3_on_a_user_network_with_random_credentials_creates_buckets_and_round_trips_
     // Pods reach it by container name on the network.
     let probe = format!("{cluster}-probe");
     guard.container(&probe);
-    run_test_container(&probe, &network, &[], MINIO_IMAGE, &["sleep", "600"]);
+    run_test_container(&probe, &network, &[], TOOLS, &["sleep", "600"]);
     assert!(reachable(&probe, &spec.name, docker::S3_PORT));
 
     rt.block_on(guard.teardown(&docker)).unwrap();
@@ -248,9 +254,9 @@ fn container_faults_stop_start_and_cut_off_real_containers() {
     rt.block_on(kind_network(&docker, &mut guard));
     // A node container as kind labels it, serving on 5000; a probe on the same network.
     guard.container(&node);
-    run_test_container(&node, "kind", &[(docker::KIND_CLUSTER_LABEL, &cluster), (docker::KIND_ROLE_LABEL, "worker")], REGISTRY_IMAGE, &[]);
+    run_test_container(&node, "kind", &[(docker::KIND_CLUSTER_LABEL, &cluster), (docker::KIND_ROLE_LABEL, "worker")], TOOLS, &NODE_CMD);
     guard.container(&probe);
-    run_test_container(&probe, "kind", &[], MINIO_IMAGE, &["sleep", "600"]);
+    run_test_container(&probe, "kind", &[], TOOLS, &["sleep", "600"]);
     assert!(eventually(true, || reachable(&probe, &node, 5000)), "the node serves before any fault");
 
     let facts = rt.block_on(chaos::facts(&docker, &cluster)).unwrap();
@@ -331,9 +337,9 @@ fn sigint_to_sparkrig_chaos_mid_way_heals_every_fault_then_down_cleans_up() {
     rt.block_on(kind_network(&docker, &mut network));
     let mut scaffold = Cleanup::new();
     scaffold.container(&node);
-    run_test_container(&node, "kind", &[(docker::KIND_CLUSTER_LABEL, &cluster), (docker::KIND_ROLE_LABEL, "worker")], REGISTRY_IMAGE, &[]);
+    run_test_container(&node, "kind", &[(docker::KIND_CLUSTER_LABEL, &cluster), (docker::KIND_ROLE_LABEL, "worker")], TOOLS, &NODE_CMD);
     scaffold.container(&probe);
-    run_test_container(&probe, "kind", &[], MINIO_IMAGE, &["sleep", "600"]);
+    run_test_container(&probe, "kind", &[], TOOLS, &["sleep", "600"]);
     rt.block_on(docker::ensure_registry(&docker, REGISTRY_CONTAINER, REGISTRY_IMAGE, REGISTRY_PORT)).unwrap();
     let (user, password) = provision::random_credentials();
     let spec = S3Container {
@@ -437,7 +443,7 @@ fn down_and_chaos_leave_foreign_look_alikes_alone() {
         foreign.0.push(("container", name.clone()));
         let mut args = vec!["run".to_string(), "-d".into(), "--name".into(), name];
         args.extend(extra);
-        args.push(MINIO_IMAGE.into());
+        args.extend([TOOLS.to_string(), "sleep".into(), "600".into()]);
         let (ok, out) = docker_cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(ok, "{out}");
     }

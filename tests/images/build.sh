@@ -6,15 +6,17 @@
 #                 the registry image sparkrig starts (the kind recipe's `registry:3`);
 #   S3_TAG        moto's S3 server (PyPI, versions pinned in moto-requirements.txt) serving :9000,
 #                 tagged as the MinIO image sparkrig starts. It takes MinIO's `server /data`
-#                 arguments and MINIO_ROOT_* variables, and does not check credentials.
+#                 arguments and MINIO_ROOT_* variables, and does not check credentials;
+#   sparkrig-stand-in/tools:1   the same root with no entrypoint (python3, sleep): the tests'
+#                 stand-in kind nodes and probes, independent of the images under test.
 #
-# Both come from one minbase root (python3 + docker-registry), imported twice with different
+# All come from one minbase root (python3 + docker-registry), imported twice with different
 # entrypoints: the layer is stored once. Each image carries the label sparkrig.io/stand-in-recipe
 # with a hash of this folder and its tag; an image whose label matches is reused, a stale one is
 # rebuilt, and an image of that tag without the label (a real registry:3 or MinIO) is left alone.
 #
 # Usage: tests/images/build.sh REGISTRY_TAG S3_TAG       (root, debootstrap, Docker, python3 -m pip)
-#        tests/images/build.sh --check REGISTRY_TAG S3_TAG   exit 0 when both are usable as they are
+#        tests/images/build.sh --check REGISTRY_TAG S3_TAG   exit 0 when all are usable as they are
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian), DEBIAN_SUITE (bookworm).
 set -euo pipefail
 
@@ -29,13 +31,14 @@ if [[ $# -ne 2 ]]; then
 fi
 registry_tag=$1
 s3_tag=$2
+tools_tag=sparkrig-stand-in/tools:1
 here=$(cd "$(dirname "$0")" && pwd)
 label=sparkrig.io/stand-in-recipe
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${DEBIAN_SUITE:-bookworm}
 
-# The recipe: every file of this folder, the suite and both tags.
-recipe=$( (cd "$here" && sha256sum build.sh moto-requirements.txt s3-stand-in registry-config.yml; echo "$suite $registry_tag $s3_tag") | sha256sum | cut -c1-16)
+# The recipe: every file of this folder, the suite and the tags.
+recipe=$( (cd "$here" && sha256sum build.sh moto-requirements.txt s3-stand-in registry-config.yml; echo "$suite $registry_tag $s3_tag $tools_tag") | sha256sum | cut -c1-16)
 
 # current TAG: "ours" (stand-in of this recipe), "stale" (older stand-in), "foreign" (a real
 # image of that tag) or "absent".
@@ -53,7 +56,7 @@ current() {
 }
 
 wanted=()
-for tag in "$registry_tag" "$s3_tag"; do
+for tag in "$registry_tag" "$s3_tag" "$tools_tag"; do
     case $(current "$tag") in
         ours) echo "stand-in $tag: current (recipe $recipe)" ;;
         foreign) echo "stand-in $tag: a real image of that tag exists; using it, not building" ;;
@@ -71,7 +74,7 @@ fi
 # One build at a time per machine (test binaries run in parallel).
 exec 9>/tmp/sparkrig-stand-in-images.lock
 flock 9
-if [[ $(current "$registry_tag") =~ ours|foreign && $(current "$s3_tag") =~ ours|foreign ]]; then
+if [[ $(current "$registry_tag") =~ ours|foreign && $(current "$s3_tag") =~ ours|foreign && $(current "$tools_tag") == ours ]]; then
     echo "stand-in images: built meanwhile by another process"
     exit 0
 fi
@@ -115,6 +118,8 @@ after_root=$(date +%s)
 for tag in "${wanted[@]}"; do
     if [[ $tag == "$registry_tag" ]]; then
         entry=('EXPOSE 5000' 'ENTRYPOINT ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"]')
+    elif [[ $tag == "$tools_tag" ]]; then
+        entry=('CMD ["sleep", "infinity"]')
     else
         entry=('EXPOSE 9000' 'ENTRYPOINT ["/usr/local/bin/s3-stand-in"]' 'CMD ["server", "/data"]')
     fi
@@ -122,7 +127,12 @@ for tag in "${wanted[@]}"; do
     for c in "${entry[@]}"; do
         changes+=(--change "$c")
     done
+    old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
     tar -C "$root" -c . | docker import "${changes[@]}" - "$tag" >/dev/null
+    # The stale stand-in this replaces (only ever ours: foreign tags are not rebuilt).
+    if [[ -n $old ]]; then
+        docker image rm "$old" >/dev/null 2>&1 || true
+    fi
 done
 end=$(date +%s)
 
