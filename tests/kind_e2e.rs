@@ -35,8 +35,12 @@ fn missing() -> Vec<String> {
         workers: Default::default(),
     })
     .expect("the default Kubernetes version has a pinned image");
-    if engine && !ok("docker", &["image", "inspect", &image]) && !(m.is_empty() && ok("docker", &["pull", &image])) {
-        m.push(format!("the kind node image {image} (not on this engine and not pullable)"));
+    if engine && !ok("docker", &["image", "inspect", &image]) {
+        if !m.is_empty() {
+            m.push(format!("the kind node image {image} (not on this engine)"));
+        } else if !ok("docker", &["pull", &image]) {
+            m.push(format!("the kind node image {image} (not on this engine, and `docker pull` failed)"));
+        }
     }
     m
 }
