@@ -306,6 +306,16 @@ fn container_faults_stop_start_and_cut_off_real_containers() {
     rt.block_on(client.wait_ready("data", docker::START_TIMEOUT)).unwrap();
 
     rt.block_on(guard.teardown(&docker)).unwrap();
+
+    // A guard that is only dropped (a test that failed half-way) still removes what it holds.
+    let leftover = format!("{cluster}-dropped");
+    {
+        let mut dropped = Cleanup::new();
+        rt.block_on(docker::create_owned_network(&docker, &leftover, "test", None)).unwrap();
+        dropped.network(&leftover);
+        assert!(exists("network", &leftover));
+    }
+    assert!(!exists("network", &leftover), "removed on drop");
 }
 
 /// Reads `child`'s stderr lines into a channel.
