@@ -1,7 +1,8 @@
 //! End to end on a real kind cluster: `smoke` and `coredns-outage` run unchanged with
 //! `--backend kind`, pass, and leave a trace of the simulator's schema. Needs a Docker engine,
-//! kind and helm (and network access to pull images and the chart); where they are missing the
-//! test says so in one line and checks nothing: it is not a pass of the real backend.
+//! kind, helm and the pinned kind node image (and network access to pull images and the chart);
+//! where they are missing the test says so in one line and checks nothing: it is not a pass of
+//! the real backend.
 
 mod common;
 
@@ -9,19 +10,37 @@ use std::process::Command;
 
 use common::{root, scratch};
 use sparkrig_model::trace::{Event, read_jsonl};
+use sparkrig_real::kindcfg::{self, KindOptions};
 
-/// What is missing for the kind backend, if anything.
-fn missing() -> Vec<&'static str> {
+/// What is missing for the kind backend, if anything: the engine, kind, helm, and the pinned
+/// kind node image (on the engine, or pulled now when everything else is there).
+fn missing() -> Vec<String> {
     let ok = |program: &str, args: &[&str]| Command::new(program).args(args).output().is_ok_and(|o| o.status.success());
     let mut m = Vec::new();
-    if !ok("docker", &["info"]) {
-        m.push("a Docker engine");
+    let engine = ok("docker", &["info"]);
+    if !engine {
+        m.push("a Docker engine".to_string());
     }
     if !ok("kind", &["version"]) {
-        m.push("kind");
+        m.push("kind".into());
     }
     if !ok("helm", &["version"]) {
-        m.push("helm");
+        m.push("helm".into());
+    }
+    let image = kindcfg::node_image(&KindOptions {
+        name: String::new(),
+        kubernetes: kindcfg::DEFAULT_KUBERNETES.into(),
+        node_image: None,
+        max_workers_per_group: 1,
+        workers: Default::default(),
+    })
+    .expect("the default Kubernetes version has a pinned image");
+    if engine && !ok("docker", &["image", "inspect", &image]) {
+        if !m.is_empty() {
+            m.push(format!("the kind node image {image} (not on this engine)"));
+        } else if !ok("docker", &["pull", &image]) {
+            m.push(format!("the kind node image {image} (not on this engine, and `docker pull` failed)"));
+        }
     }
     m
 }

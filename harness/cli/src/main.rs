@@ -71,7 +71,24 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Check docker, kind, helm, kubectl and the inotify limits kind needs, with fixes.
+    /// Inject container faults (node-loss, network-partition, minio-outage, registry-outage) on
+    /// sparkrig's kind cluster, hold them, heal them; Ctrl-C or SIGTERM heals at once.
+    Chaos {
+        /// Faults from `sparkrig faults` that act on containers.
+        #[arg(required = true, value_name = "FAULT")]
+        faults: Vec<String>,
+        /// kind cluster name (as `up` printed it).
+        #[arg(long)]
+        name: String,
+        /// Node container for node-loss and network-partition (repeatable).
+        #[arg(long = "node", value_name = "NODE")]
+        nodes: Vec<String>,
+        /// Heal after this long (e.g. 2m) instead of at Ctrl-C.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_dur)]
+        hold: Option<Dur>,
+    },
+    /// Check docker (client, and the engine's version and API range), kind, helm, kubectl and
+    /// the inotify limits kind needs, with fixes.
     Doctor,
     /// Recompute a verdict from a saved trace.
     Verdict {
@@ -188,6 +205,11 @@ fn main() -> ExitCode {
             Err(d) => fail_diagnostics(&d),
         },
         Command::Down { name, dry_run } => real::down(&name, dry_run).map_or_else(fail, |_| PASSED),
+        Command::Chaos { faults, name, nodes, hold } => match real::chaos(&faults, &name, &nodes, hold) {
+            Ok(true) => PASSED,
+            Ok(false) => BAD_INPUT,
+            Err(e) => fail(e),
+        },
         Command::Doctor => {
             if real::doctor() {
                 PASSED
@@ -200,7 +222,8 @@ fn main() -> ExitCode {
 }
 
 fn fail(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {msg}");
+    // `{:#}`: an anyhow error with its whole context chain.
+    eprintln!("error: {msg:#}");
     BAD_INPUT
 }
 

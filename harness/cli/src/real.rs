@@ -1,14 +1,17 @@
 //! The real-cluster side of the command line: backend flags, `--dry-run`, and the `kind-config`,
-//! `up`, `down` and `doctor` commands. The decisions live in `sparkrig_real`; this file turns
-//! flags into its options and its results into output and exit codes.
+//! `up`, `down`, `chaos` and `doctor` commands. The decisions live in `sparkrig_real`; this file
+//! turns flags into its options and its results into output and exit codes.
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context as _, Result, bail};
 use sparkrig_model::scenario::Scenario;
 use sparkrig_model::source::Source;
 use sparkrig_model::topology::Topology;
 use sparkrig_real::backend::{self, KindBackend, KindSetup, KubeBackend, Target};
 use sparkrig_real::kindcfg::{self, DEFAULT_KUBERNETES, DEFAULT_WORKERS_PER_GROUP, KindOptions};
+use sparkrig_real::provision::Images;
+use sparkrig_real::stack::{MINIO_IMAGE, REGISTRY_IMAGE};
 use sparkrig_run::backend::Backend;
 use sparkrig_sim::SimBackend;
 
@@ -41,6 +44,13 @@ pub struct KindArgs {
     /// Workers per nodegroup when --workers does not say (capped by the group's count).
     #[arg(long, default_value_t = DEFAULT_WORKERS_PER_GROUP, value_name = "N")]
     pub max_workers_per_group: u32,
+    /// Image of the local registry (listening on 5000, like the kind recipe's).
+    #[arg(long, default_value = REGISTRY_IMAGE, value_name = "IMAGE")]
+    pub registry_image: String,
+    /// Image of the S3 server: MinIO, or any image that follows its conventions (`server /data`,
+    /// MINIO_ROOT_USER / MINIO_ROOT_PASSWORD, S3 on port 9000).
+    #[arg(long, default_value = MINIO_IMAGE, value_name = "IMAGE")]
+    pub minio_image: String,
 }
 
 fn parse_workers(s: &str) -> Result<(String, u32), String> {
@@ -64,6 +74,11 @@ impl KindArgs {
         o.max_workers_per_group = self.max_workers_per_group;
         o.workers = self.workers.iter().cloned().collect();
         o
+    }
+
+    /// The registry and S3 images.
+    pub fn images(&self) -> Images {
+        Images { registry: self.registry_image.clone(), minio: self.minio_image.clone() }
     }
 }
 
@@ -93,7 +108,7 @@ pub struct RealArgs {
 
 impl RealArgs {
     /// Refuses real-backend flags on the simulator.
-    pub fn check(&self, backend: BackendKind) -> Result<(), String> {
+    pub fn check(&self, backend: BackendKind) -> Result<()> {
         if backend == BackendKind::Sim {
             let used: Vec<&str> = [
                 (self.context.is_some(), "--context"),
@@ -107,14 +122,11 @@ impl RealArgs {
             .filter_map(|(on, f)| on.then_some(f))
             .collect();
             if !used.is_empty() {
-                return Err(format!(
-                    "{} only apply to --backend kind or kube (the simulator changes nothing outside this process)",
-                    used.join(", ")
-                ));
+                bail!("{} only apply to --backend kind or kube (the simulator changes nothing outside this process)", used.join(", "));
             }
         }
         if backend == BackendKind::Kube && (self.keep || self.reuse || self.kind.name.is_some()) {
-            return Err("--keep, --reuse and --name are for --backend kind; --backend kube runs on an existing cluster (--context)".into());
+            bail!("--keep, --reuse and --name are for --backend kind; --backend kube runs on an existing cluster (--context)");
         }
         Ok(())
     }
@@ -126,11 +138,11 @@ fn state_dir(name: &str) -> String {
 
 fn setup(s: &Scenario, real: &RealArgs) -> KindSetup {
     let kind = real.kind.options(&s.topology);
-    KindSetup { state_dir: state_dir(&kind.name), kind, reuse: real.reuse, keep: real.keep }
+    KindSetup { state_dir: state_dir(&kind.name), kind, reuse: real.reuse, keep: real.keep, images: real.kind.images() }
 }
 
 /// The backend for a run.
-pub fn make(kind: BackendKind, s: &Scenario, real: &RealArgs) -> Result<Box<dyn Backend>, String> {
+pub fn make(kind: BackendKind, s: &Scenario, real: &RealArgs) -> Result<Box<dyn Backend>> {
     Ok(match kind {
         BackendKind::Sim => Box::new(SimBackend),
         BackendKind::Kind => {
@@ -141,15 +153,15 @@ pub fn make(kind: BackendKind, s: &Scenario, real: &RealArgs) -> Result<Box<dyn 
         }
         BackendKind::Kube => {
             backend::check_supported(s, false)?;
-            Box::new(KubeBackend::new(Target { context: real.context.clone(), ..Target::default() }).map_err(|e| e.to_string())?)
+            Box::new(KubeBackend::new(Target { context: real.context.clone(), ..Target::default() })?)
         }
     })
 }
 
 /// `--dry-run`: the full plan.
-pub fn dry_run(kind: BackendKind, s: &Scenario, real: &RealArgs) -> Result<String, String> {
+pub fn dry_run(kind: BackendKind, s: &Scenario, real: &RealArgs) -> Result<String> {
     match kind {
-        BackendKind::Sim => Err("--dry-run only applies to --backend kind or kube".into()),
+        BackendKind::Sim => bail!("--dry-run only applies to --backend kind or kube"),
         BackendKind::Kind => {
             let st = setup(s, real);
             backend::check_supported(s, true)?;
@@ -197,13 +209,13 @@ pub fn artifacts_dir(real: &RealArgs, reports: &[Option<&PathBuf>], scenario: &s
 }
 
 /// `sparkrig kind-config TOPOLOGY`.
-pub fn kind_config(topology: &Path, args: &KindArgs, output: Option<&Path>) -> Result<(), String> {
-    let text = std::fs::read_to_string(topology).map_err(|e| format!("cannot read {}: {e}", topology.display()))?;
-    let t = Topology::from_source(&Source::new(topology.display().to_string(), text)).map_err(|d| d.to_string())?;
+pub fn kind_config(topology: &Path, args: &KindArgs, output: Option<&Path>) -> Result<()> {
+    let text = std::fs::read_to_string(topology).with_context(|| format!("cannot read {}", topology.display()))?;
+    let t = Topology::from_source(&Source::new(topology.display().to_string(), text)).map_err(|d| anyhow::anyhow!("{d}"))?;
     let (cluster, _) = kindcfg::kind_config(&t, &args.options(&t))?;
     let rendered = kindcfg::render(&cluster, &topology.display().to_string());
     match output {
-        Some(p) => std::fs::write(p, rendered).map_err(|e| format!("cannot write {}: {e}", p.display())),
+        Some(p) => std::fs::write(p, rendered).with_context(|| format!("cannot write {}", p.display())),
         None => {
             print!("{rendered}");
             Ok(())
@@ -212,16 +224,16 @@ pub fn kind_config(topology: &Path, args: &KindArgs, output: Option<&Path>) -> R
 }
 
 /// `sparkrig up SCENARIO`: provision and keep.
-pub fn up(s: &Scenario, args: &KindArgs, reuse: bool, dry: bool) -> Result<(), String> {
+pub fn up(s: &Scenario, args: &KindArgs, reuse: bool, dry: bool) -> Result<()> {
     let kind = args.options(&s.topology);
-    let st = KindSetup { state_dir: state_dir(&kind.name), kind, reuse, keep: true };
+    let st = KindSetup { state_dir: state_dir(&kind.name), kind, reuse, keep: true, images: args.images() };
     if dry {
         print!("{}", backend::titled(&format!("up: kind cluster {}", st.kind.name), &backend::dry_up(s, &st)?));
         return Ok(());
     }
     let name = st.kind.name.clone();
     let mut b = KindBackend::new(st);
-    b.provision_only(s).map_err(|e| e.to_string())?;
+    b.provision_only(s)?;
     eprintln!(
         "kind cluster {name} is up (context kind-{name}); run scenarios with `--backend kube --context kind-{name}`, remove it with `sparkrig down --name {name}`"
     );
@@ -229,12 +241,28 @@ pub fn up(s: &Scenario, args: &KindArgs, reuse: bool, dry: bool) -> Result<(), S
 }
 
 /// `sparkrig down`.
-pub fn down(name: &str, dry: bool) -> Result<(), String> {
+pub fn down(name: &str, dry: bool) -> Result<()> {
     if dry {
         print!("{}", backend::titled(&format!("down: {name}"), &backend::dry_down(name)));
         return Ok(());
     }
-    backend::down(name).map_err(|e| e.to_string())
+    Ok(backend::down(name)?)
+}
+
+/// `sparkrig chaos FAULT... --name CLUSTER`: true when everything injected was healed.
+pub fn chaos(faults: &[String], name: &str, nodes: &[String], hold: Option<sparkrig_model::time::Dur>) -> Result<bool> {
+    use sparkrig_real::chaos;
+    let specs = chaos::specs(faults, nodes)?;
+    let hold = hold.map(|d| std::time::Duration::from_millis(d.as_ms()));
+    let started = std::time::Instant::now();
+    let outcome = chaos::chaos(name, &specs, hold, move |line| eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64()))?;
+    for e in &outcome.heal_errors {
+        eprintln!("heal failed: {e}");
+    }
+    if let Some(s) = outcome.interrupted {
+        eprintln!("ended by {s}");
+    }
+    Ok(outcome.heal_errors.is_empty())
 }
 
 /// `sparkrig doctor`: true when everything required is in place.

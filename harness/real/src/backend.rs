@@ -22,11 +22,12 @@ use sparkrig_model::trace::{Event, Record, Sink, TraceView};
 use sparkrig_run::backend::{Backend, BackendError, RunInfo};
 use sparkrig_run::verdict::Verdict;
 
+use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
 use crate::faults::{ClusterFacts, FaultPlan, fault_plan};
 use crate::kindcfg::KindOptions;
 use crate::plan::Plan;
-use crate::provision::{self, Decision, Existing, Observed, UpOptions};
+use crate::provision::{self, Decision, Existing, Images, Observed, UpOptions};
 use crate::stack::{self, OPERATOR_NAMESPACE};
 use crate::translate::{Translator, pod_in_scope};
 
@@ -58,17 +59,17 @@ pub fn needs_kind(spec: &FaultSpec) -> bool {
 }
 
 /// Refuses, before anything starts, a scenario whose faults this backend cannot carry out.
-pub fn check_supported(s: &Scenario, kind: bool) -> Result<(), String> {
+pub fn check_supported(s: &Scenario, kind: bool) -> Result<()> {
     for (i, step) in s.steps.iter().enumerate() {
         if let Step::Inject(f) = step
             && needs_kind(&f.spec)
             && !kind
         {
-            return Err(format!(
+            return Err(Error::Invalid(format!(
                 "{}: steps[{i}] injects {}, which acts on containers (nodes, MinIO, the registry); run it with --backend kind",
                 s.file,
                 f.spec.kind().name()
-            ));
+            )));
         }
     }
     Ok(())
@@ -76,7 +77,8 @@ pub fn check_supported(s: &Scenario, kind: bool) -> Result<(), String> {
 
 /// The run as a plan, for `--dry-run`: what is applied when, what is waited for, each fault's
 /// inject/later/heal plans. Node faults resolve against `facts.nodes` (kind's node map).
-pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String, String> {
+pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String> {
+    let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).map_err(|e| Error::Invalid(e.to_string()));
     let mut out = String::new();
     let mut line = |l: String| {
         out.push_str(&l);
@@ -86,10 +88,7 @@ pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String, String> {
         "# watch pods (spark-role, kube-system/kube-dns, {OPERATOR_NAMESPACE}), nodes and SparkApplications; translate them into trace events"
     ));
     for m in &s.extra_manifests {
-        line(format!(
-            "kubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'   # from the app manifests\n{}EOF",
-            serde_yaml::to_string(m).map_err(|e| e.to_string())?
-        ));
+        line(format!("kubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'   # from the app manifests\n{}EOF", yaml(m)?));
     }
     let mut shown = BTreeSet::new();
     for a in &s.arrivals {
@@ -98,7 +97,7 @@ pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String, String> {
             line(format!(
                 "# the SparkApplication applied for {} (apps from the same manifest differ only in name):\nkubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'\n{}EOF",
                 a.name,
-                serde_yaml::to_string(&app.to_json()).map_err(|e| e.to_string())?
+                yaml(&app.to_json())?
             ));
         }
         line(format!(
@@ -117,7 +116,7 @@ pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String, String> {
                 line(format!(
                     "kubectl apply --server-side --field-manager=sparkrig -f - <<'EOF'   # and likewise for {} app(s)\n{}EOF",
                     names.len(),
-                    serde_yaml::to_string(&json).map_err(|e| e.to_string())?
+                    yaml(&json)?
                 ));
             }
             Step::Wait { condition, timeout } => line(format!("#   watch until {condition}, at most {timeout}")),
@@ -181,12 +180,12 @@ impl Backend for KubeBackend {
     }
 
     fn run(&mut self, plan: &Scenario, sink: &mut dyn Sink) -> Result<RunInfo, BackendError> {
-        check_supported(plan, self.target.kind_cluster.is_some()).map_err(BackendError::Other)?;
+        check_supported(plan, self.target.kind_cluster.is_some()).map_err(backend_err)?;
         let name = self.name();
         let target = self.target.clone();
         let verbose = self.verbose;
         self.rt.block_on(async move {
-            let client = exec::client(target.context.as_deref()).await.map_err(BackendError::Other)?;
+            let client = exec::client(target.context.as_deref()).await.map_err(backend_err)?;
             let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
             if crds.get_opt(SPARK_APPLICATION_CRD).await.map_err(backend_err)?.is_none() {
                 return Err(BackendError::Other(format!(
@@ -211,15 +210,16 @@ fn app_key(a: &DynamicObject) -> String {
 
 /// Of the SparkApplications found under the names a scenario will create: the ones an earlier
 /// sparkrig run left (to delete), or an error naming one that is not sparkrig's.
-pub fn stale_apps(found: &[(String, BTreeMap<String, String>)]) -> Result<Vec<String>, String> {
+pub fn stale_apps(found: &[(String, BTreeMap<String, String>)]) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     for (key, labels) in found {
         if labels.get(crate::OWNER_LABEL).map(String::as_str) == Some("app") {
             stale.push(key.clone());
         } else {
-            return Err(format!(
-                "SparkApplication {key} already exists and sparkrig did not create it; rename the scenario's apps or use another namespace"
-            ));
+            return Err(Error::NotOurs {
+                what: format!("SparkApplication {key}"),
+                why: format!("no {} label; rename the scenario's apps or use another namespace", crate::OWNER_LABEL),
+            });
         }
     }
     Ok(stale)
@@ -391,7 +391,7 @@ impl<'a> Run<'a> {
         self.emit(Event::RunStarted { scenario: self.s.name.clone(), backend: self.backend.into(), seed: None });
         for m in &self.s.extra_manifests {
             let text = serde_yaml::to_string(m).map_err(backend_err)?;
-            exec::apply(&self.client, &text).await.map_err(BackendError::Other)?;
+            exec::apply(&self.client, &text).await.map_err(backend_err)?;
         }
         let mut watch = watch_all(&self.client).boxed();
         let deadline = self.start + Duration::from_millis(self.s.max_duration.as_ms());
@@ -487,7 +487,7 @@ impl<'a> Run<'a> {
                 found.push((format!("{ns}/{name}"), o.metadata.labels.unwrap_or_default().into_iter().collect()));
             }
         }
-        let stale = stale_apps(&found)?;
+        let stale = stale_apps(&found).map_err(|e| e.to_string())?;
         for key in &stale {
             let (ns, name) = key.split_once('/').expect("namespace/name");
             self.say(&format!("deleting {key}, left by an earlier sparkrig run"));
@@ -621,8 +621,8 @@ impl<'a> Run<'a> {
     }
 
     async fn inject(&mut self, id: &str, spec: &FaultSpec) -> Result<String, String> {
-        let fp = fault_plan(spec, &self.facts())?;
-        self.exec.run(&fp.inject).await?;
+        let fp = fault_plan(spec, &self.facts()).map_err(|e| e.to_string())?;
+        self.exec.run(&fp.inject).await.map_err(|e| e.to_string())?;
         self.emit(Event::FaultInjected { fault: id.into(), target: spec.target() });
         let now = Instant::now();
         for (after, plan) in &fp.later {
@@ -686,6 +686,8 @@ pub struct KindSetup {
     pub keep: bool,
     /// Where configs and values are written.
     pub state_dir: String,
+    /// Registry and S3 images.
+    pub images: Images,
 }
 
 /// kind: provision, run on the kube backend, tear down.
@@ -700,20 +702,16 @@ impl KindBackend {
         KindBackend { setup, kube: None }
     }
 
-    /// What exists now, from `kind get clusters`, the marker and Docker.
-    async fn observe(name: &str) -> Result<(Existing, Observed), String> {
-        let clusters: Vec<String> = exec::run_program("kind", &["get".into(), "clusters".into()], None)
-            .await?
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("No kind clusters"))
-            .map(String::from)
-            .collect();
+    /// What exists now: kind clusters and sparkrig's containers and networks from Docker's
+    /// labels (kind itself is not needed), and the marker from the cluster's API.
+    async fn observe(name: &str) -> Result<(Existing, Observed)> {
+        let docker = crate::docker::connect().await?;
+        let clusters = crate::docker::kind_clusters(&docker).await?;
         let mut observed = Observed { clusters: clusters.clone(), ..Observed::default() };
         let existing = if clusters.iter().any(|c| c == name) {
             let client = exec::client(Some(&format!("kind-{name}"))).await?;
             let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "kube-public");
-            match cms.get_opt(crate::MARKER).await.map_err(|e| e.to_string())? {
+            match cms.get_opt(crate::MARKER).await.map_err(|e| Error::kube(format!("kube-public/{}", crate::MARKER), e))? {
                 Some(cm) => {
                     observed.marked = true;
                     Existing::Ours(cm.data.and_then(|d| d.get("configHash").cloned()).unwrap_or_default())
@@ -723,13 +721,8 @@ impl KindBackend {
         } else {
             Existing::None
         };
-        let docker = testcontainers::bollard::Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
-        for c in [format!("{name}-minio"), stack::REGISTRY_CONTAINER.to_string()] {
-            if let Ok(info) = docker.inspect_container(&c, None).await {
-                let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
-                observed.containers.insert(c, labels.into_iter().collect());
-            }
-        }
+        observed.containers = crate::docker::containers_labelled(&docker, crate::OWNER_LABEL).await?;
+        observed.networks = crate::docker::networks_labelled(&docker, crate::OWNER_LABEL).await?;
         Ok((existing, observed))
     }
 
@@ -748,17 +741,18 @@ impl KindBackend {
             state_dir: self.setup.state_dir.clone(),
             minio_user: user,
             minio_password: password,
+            images: self.setup.images.clone(),
         };
-        let (_, hash, _) = provision::kind_config(plan, &opts.kind).map_err(BackendError::Other)?;
+        let (_, hash, _) = provision::kind_config(plan, &opts.kind).map_err(backend_err)?;
         let reuse = self.setup.reuse;
-        let result: Result<(), String> = rt.block_on(async {
+        let result: Result<()> = rt.block_on(async {
             let (existing, _) = Self::observe(&name).await?;
             let decision = provision::decide(&name, &existing, &hash, reuse);
             let up = provision::up_plan(plan, &opts, &decision)?;
             let mut ex = Executor::new(Some(format!("kind-{name}")));
             tokio::select! {
                 r = ex.run(&up) => r,
-                _ = tokio::signal::ctrl_c() => Err("interrupted while provisioning".to_string()),
+                _ = tokio::signal::ctrl_c() => Err(Error::Interrupted { during: "while provisioning".into() }),
             }
         });
         result.map_err(|e| {
@@ -787,7 +781,7 @@ pub fn down(name: &str) -> Result<(), BackendError> {
             eprintln!("nothing of sparkrig's named {name} exists");
         }
         let errors = Executor::new(None).run_all(&plan).await;
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        if errors.is_empty() { Ok(()) } else { Err(Error::Several(errors)) }
     })
     .map_err(|e| BackendError::Other(format!("sparkrig down {name}: {e}")))
 }
@@ -798,7 +792,7 @@ impl Backend for KindBackend {
     }
 
     fn run(&mut self, plan: &Scenario, sink: &mut dyn Sink) -> Result<RunInfo, BackendError> {
-        check_supported(plan, true).map_err(BackendError::Other)?;
+        check_supported(plan, true).map_err(backend_err)?;
         if self.kube.is_none() {
             self.provision(plan)?;
             let name = &self.setup.kind.name;
@@ -833,7 +827,7 @@ impl Backend for KindBackend {
 }
 
 /// Dry-run facts for kind: node names from the kind node map.
-pub fn kind_facts(s: &Scenario, opts: &KindOptions) -> Result<ClusterFacts, String> {
+pub fn kind_facts(s: &Scenario, opts: &KindOptions) -> Result<ClusterFacts> {
     let (_, _, map) = provision::kind_config(s, opts)?;
     let mut nodes = map.nodes.clone();
     nodes.sort();
@@ -845,12 +839,13 @@ pub fn kind_facts(s: &Scenario, opts: &KindOptions) -> Result<ClusterFacts, Stri
 }
 
 /// The `up` plan for a dry run (assuming no cluster of that name exists).
-pub fn dry_up(s: &Scenario, setup: &KindSetup) -> Result<Plan, String> {
+pub fn dry_up(s: &Scenario, setup: &KindSetup) -> Result<Plan> {
     let opts = UpOptions {
         kind: setup.kind.clone(),
         state_dir: setup.state_dir.clone(),
         minio_user: "sparkrig<random>".into(),
         minio_password: "<random>".into(),
+        images: setup.images.clone(),
     };
     provision::up_plan(s, &opts, &Decision::Create)
 }
@@ -864,6 +859,7 @@ pub fn dry_down(name: &str) -> Plan {
         clusters: vec![name.to_string()],
         marked: true,
         containers: [(format!("{name}-minio"), label("minio")), (stack::REGISTRY_CONTAINER.to_string(), label("registry"))].into(),
+        networks: BTreeMap::new(),
     };
     let mut p = provision::down_plan(name, &observed).unwrap_or_default();
     if let Some(first) = p.steps.first_mut() {
@@ -889,7 +885,7 @@ mod tests {
     #[test]
     fn container_faults_are_refused_on_plain_kube_before_anything_runs() {
         let s = load("node-loss-driver.yaml");
-        let e = check_supported(&s, false).unwrap_err();
+        let e = check_supported(&s, false).unwrap_err().to_string();
         assert!(e.contains("injects node-loss") && e.contains("--backend kind"), "{e}");
         assert!(check_supported(&s, true).is_ok());
         assert!(check_supported(&load("coredns-outage.yaml"), false).is_ok(), "scaling CoreDNS works on any cluster");
@@ -911,7 +907,8 @@ mod tests {
         let ours: BTreeMap<String, String> = [(crate::OWNER_LABEL.to_string(), "app".to_string())].into();
         assert_eq!(stale_apps(&[("default/pi-1".into(), ours.clone())]).unwrap(), vec!["default/pi-1"]);
         let e = stale_apps(&[("default/pi-1".into(), ours), ("default/pi-2".into(), BTreeMap::new())]).unwrap_err();
-        assert!(e.contains("default/pi-2 already exists and sparkrig did not create it"), "{e}");
+        assert!(matches!(e, Error::NotOurs { .. }), "{e}");
+        assert!(e.to_string().contains("SparkApplication default/pi-2 was not created by sparkrig"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+use crate::docker::Engine;
+use crate::error::{Error, Result};
+
 /// kind release whose node image sparkrig pins, and the first that converts kubeadm patches
 /// without `apiVersion` for v1beta4 (reference/kind-testcontainers-kube-rs-chaos.md §1.1).
 pub const MIN_KIND: (u32, u32, u32) = (0, 32, 0);
@@ -59,9 +62,10 @@ pub fn helm_check(output: Option<&str>) -> Check {
     }
 }
 
-/// The Docker checks: the client, then the engine (`docker version` prints the server's
-/// version only when it can reach the engine).
-pub fn docker_checks(client: Option<&str>, server: Result<&str, &str>) -> Vec<Check> {
+/// The Docker checks: the client (the up plan runs `docker exec/pull/push`), then the engine as
+/// sparkrig reaches it through the API (version, the API range it accepts, the version
+/// negotiated).
+pub fn docker_checks(client: Option<&str>, engine: std::result::Result<&Engine, &str>) -> Vec<Check> {
     let mut out = vec![match client {
         Some(v) => Check { what: "docker client", ok: true, found: v.trim().into(), fix: String::new(), required: true },
         None => Check {
@@ -72,12 +76,21 @@ pub fn docker_checks(client: Option<&str>, server: Result<&str, &str>) -> Vec<Ch
             required: true,
         },
     }];
-    out.push(match server {
-        Ok(v) if !v.trim().is_empty() => Check { what: "docker engine", ok: true, found: format!("server {}", v.trim()), fix: String::new(), required: true },
-        Ok(_) | Err(_) => Check {
+    out.push(match engine {
+        Ok(e) => Check {
+            what: "docker engine",
+            ok: true,
+            found: format!(
+                "{} ({}), API {} (accepts {}–{}), sparkrig speaks {}",
+                e.version, e.platform, e.api_version, e.min_api_version, e.api_version, e.negotiated
+            ),
+            fix: String::new(),
+            required: true,
+        },
+        Err(why) => Check {
             what: "docker engine",
             ok: false,
-            found: server.err().map_or("no server version".into(), |e| e.lines().last().unwrap_or("").trim().to_string()),
+            found: why.lines().last().unwrap_or("").trim().to_string(),
             fix: "start the Docker engine (`sudo systemctl start docker`, or Docker Desktop), or point DOCKER_HOST at one; check with `docker info`".into(),
             required: true,
         },
@@ -121,12 +134,22 @@ pub fn kubectl_check(output: Option<&str>) -> Check {
     }
 }
 
-fn output(program: &str, args: &[&str]) -> Result<String, String> {
+fn output(program: &str, args: &[&str]) -> Result<String> {
     match Command::new(program).args(args).output() {
         Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
-        Ok(o) => Err(format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))),
-        Err(e) => Err(e.to_string()),
+        Ok(o) => Err(Error::Exit {
+            program: program.into(),
+            code: o.status.code().unwrap_or(-1),
+            stderr: format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        }),
+        Err(error) => Err(Error::Spawn { program: program.into(), error }),
     }
+}
+
+/// The engine through the API, negotiated as every sparkrig connection is.
+fn engine() -> Result<Engine> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::io("a runtime for Docker", e))?;
+    rt.block_on(async { crate::docker::engine(&crate::docker::connect().await?).await })
 }
 
 fn proc_u64(path: &str) -> Option<u64> {
@@ -139,11 +162,11 @@ pub fn run() -> Vec<Check> {
     let client_found = match &client {
         Ok(v) => Some(v.clone()),
         // An unreachable engine still prints the client's version.
-        Err(e) if !e.contains("No such file") && !e.contains("not found") => e.lines().next().map(String::from).filter(|l| !l.is_empty()),
+        Err(Error::Exit { stderr, .. }) => stderr.lines().next().map(String::from).filter(|l| !l.is_empty()),
         Err(_) => None,
     };
-    let server = output("docker", &["version", "--format", "{{.Server.Version}}"]);
-    let mut checks = docker_checks(client_found.as_deref(), server.as_deref().map_err(|e| e.as_str()));
+    let engine = engine().map_err(|e| e.to_string());
+    let mut checks = docker_checks(client_found.as_deref(), engine.as_ref().map_err(String::as_str));
     checks.push(kind_check(output("kind", &["version"]).ok().as_deref()));
     checks.push(helm_check(output("helm", &["version", "--short"]).ok().as_deref()));
     checks.push(kubectl_check(output("kubectl", &["version", "--client"]).ok().as_deref()));
@@ -174,10 +197,20 @@ mod tests {
         assert!(helm_check(Some("v3.17.2+gcc0bbbd")).ok);
         let d = docker_checks(
             Some("28.2.2"),
-            Err("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"),
+            Err("cannot reach the Docker engine (API version negotiation): Socket not found: /var/run/docker.sock"),
         );
         assert!(d[0].ok && !d[1].ok);
-        assert!(d[1].found.contains("Cannot connect") && d[1].fix.contains("docker info"));
+        assert!(d[1].found.contains("Socket not found") && d[1].fix.contains("docker info"));
+        let engine = Engine {
+            version: "20.10.24+dfsg1".into(),
+            api_version: "1.41".into(),
+            min_api_version: "1.12".into(),
+            negotiated: "1.41".into(),
+            platform: "linux/amd64".into(),
+        };
+        let d = docker_checks(Some("28.2.2"), Ok(&engine));
+        assert!(d[1].ok);
+        assert_eq!(d[1].found, "20.10.24+dfsg1 (linux/amd64), API 1.41 (accepts 1.12–1.41), sparkrig speaks 1.41");
         let i = inotify_check(Some(8192), Some(128));
         assert!(!i.ok && i.fix.contains("fs.inotify.max_user_watches=524288"));
         assert!(inotify_check(Some(524_288), Some(512)).ok);

@@ -1,12 +1,12 @@
 //! Carries out a [`Plan`] for real: programs (kind, docker, helm) as child processes, API calls
-//! through kube-rs, container operations through Docker's API (bollard, as testcontainers
-//! re-exports it), MinIO through testcontainers, and readiness waits as polls with a timeout.
-//! This is the thin edge: every decision was made when the plan was built.
+//! through kube-rs, container operations and the S3 and registry containers through Docker's API
+//! ([`crate::docker`]), buckets through the S3 API ([`crate::s3`]), and readiness waits as polls
+//! with a timeout. This is the thin edge: every decision was made when the plan was built.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use bollard::Docker;
 use k8s_openapi::api::admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
@@ -19,18 +19,12 @@ use kube::{Client, Config};
 use serde::Deserialize as _;
 use serde_json::json;
 use sparkrig_model::scenario::glob_match;
-use testcontainers::bollard::Docker;
-use testcontainers::bollard::models::{
-    ContainerCreateBody, HostConfig, NetworkConnectRequest, NetworkDisconnectRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
-};
-use testcontainers::bollard::query_parameters::{CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder};
-use testcontainers::core::{CmdWaitFor, ExecCommand, WaitFor};
-use testcontainers::runners::AsyncRunner;
-use testcontainers::{GenericImage, ImageExt, ReuseDirective};
 
-use crate::plan::{Action, ContainerOp, Plan, Wait};
+use crate::docker::{self, S3Container};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Plan, Wait};
+use crate::s3::S3;
 use crate::stack;
-use crate::{CLUSTER_LABEL, OWNER_LABEL};
 
 /// The field manager of sparkrig's server-side applies.
 pub const FIELD_MANAGER: &str = "sparkrig";
@@ -39,16 +33,16 @@ pub const FIELD_MANAGER: &str = "sparkrig";
 const POLL: Duration = Duration::from_secs(2);
 
 /// Connects to the API server of a kubeconfig context (the current one when `None`).
-pub async fn client(context: Option<&str>) -> Result<Client, String> {
+pub async fn client(context: Option<&str>) -> Result<Client> {
     let config = match context {
         Some(ctx) => {
-            let kc = Kubeconfig::read().map_err(|e| format!("cannot read the kubeconfig: {e}"))?;
+            let kc = Kubeconfig::read().map_err(|e| Error::KubeConfig(format!("cannot read the kubeconfig: {e}")))?;
             let opts = KubeConfigOptions { context: Some(ctx.to_string()), ..KubeConfigOptions::default() };
-            Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| format!("kubeconfig context `{ctx}`: {e}"))?
+            Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| Error::KubeConfig(format!("kubeconfig context `{ctx}`: {e}")))?
         }
-        None => Config::infer().await.map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
+        None => Config::infer().await.map_err(|e| Error::KubeConfig(format!("no Kubernetes configuration found: {e}")))?,
     };
-    Client::try_from(config).map_err(|e| format!("cannot build a Kubernetes client: {e}"))
+    Client::try_from(config).map_err(|e| Error::kube("cannot build a Kubernetes client", e))
 }
 
 /// Runs plans, remembering what heals need (replica counts, ConfigMap values).
@@ -68,42 +62,43 @@ impl Executor {
     }
 
     /// The API client.
-    pub async fn kube(&mut self) -> Result<Client, String> {
+    pub async fn kube(&mut self) -> Result<Client> {
         if self.client.is_none() {
             self.client = Some(client(self.context.as_deref()).await?);
         }
         Ok(self.client.clone().expect("set above"))
     }
 
-    fn docker(&mut self) -> Result<Docker, String> {
+    /// The Docker connection (API version negotiated with the engine).
+    pub async fn docker(&mut self) -> Result<Docker> {
         if self.docker.is_none() {
-            self.docker = Some(Docker::connect_with_local_defaults().map_err(|e| format!("cannot reach the Docker engine: {e}"))?);
+            self.docker = Some(docker::connect().await?);
         }
         Ok(self.docker.clone().expect("set above"))
     }
 
     /// Runs every step in order; the first failure stops the plan and names the step.
-    pub async fn run(&mut self, plan: &Plan) -> Result<(), String> {
+    pub async fn run(&mut self, plan: &Plan) -> Result<()> {
         for (i, step) in plan.steps.iter().enumerate() {
             (self.log)(&format!("[{}/{}] {}", i + 1, plan.steps.len(), step.why));
-            self.action(&step.action).await.map_err(|e| format!("step {} ({}): {e}", i + 1, step.why))?;
+            self.action(&step.action).await.map_err(|e| Error::Step { index: i + 1, why: step.why.clone(), error: Box::new(e) })?;
         }
         Ok(())
     }
 
     /// Runs every step even when some fail (heals, cleanup); returns the failures.
-    pub async fn run_all(&mut self, plan: &Plan) -> Vec<String> {
+    pub async fn run_all(&mut self, plan: &Plan) -> Vec<Error> {
         let mut errors = Vec::new();
-        for step in &plan.steps {
+        for (i, step) in plan.steps.iter().enumerate() {
             (self.log)(&format!("  {}", step.why));
             if let Err(e) = self.action(&step.action).await {
-                errors.push(format!("{}: {e}", step.why));
+                errors.push(Error::Step { index: i + 1, why: step.why.clone(), error: Box::new(e) });
             }
         }
         errors
     }
 
-    async fn action(&mut self, a: &Action) -> Result<(), String> {
+    async fn action(&mut self, a: &Action) -> Result<()> {
         match a {
             Action::Run { program, args, stdin, allow_failure } => {
                 let out = run_program(program, args, stdin.as_deref()).await;
@@ -114,9 +109,9 @@ impl Executor {
             }
             Action::WriteFile { path, contents } => {
                 if let Some(dir) = std::path::Path::new(path).parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
                 }
-                std::fs::write(path, contents).map_err(|e| format!("cannot write {path}: {e}"))
+                std::fs::write(path, contents).map_err(|e| Error::io(path, e))
             }
             Action::Apply { manifests, .. } => {
                 let client = self.kube().await?;
@@ -124,7 +119,10 @@ impl Executor {
             }
             Action::ApplyCrds { version } => {
                 if version != stack::VENDORED_OPERATOR {
-                    return Err(format!("sparkrig vendors the CRDs of spark-operator {}, not {version}", stack::VENDORED_OPERATOR));
+                    return Err(Error::Invalid(format!(
+                        "sparkrig vendors the CRDs of spark-operator {}, not {version}",
+                        stack::VENDORED_OPERATOR
+                    )));
                 }
                 let client = self.kube().await?;
                 for crd in stack::OPERATOR_CRDS {
@@ -135,7 +133,7 @@ impl Executor {
             Action::Scale { namespace, name, replicas, remember } => {
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
                 if *remember {
-                    let scale = api.get_scale(name).await.map_err(|e| format!("deployment {namespace}/{name}: {e}"))?;
+                    let scale = api.get_scale(name).await.map_err(|e| Error::kube(format!("deployment {namespace}/{name}"), e))?;
                     let n = scale.spec.and_then(|s| s.replicas).unwrap_or(1);
                     self.recorded.entry(format!("scale/{namespace}/{name}")).or_insert_with(|| n.to_string());
                 }
@@ -147,39 +145,42 @@ impl Executor {
                     .recorded
                     .remove(&key)
                     .and_then(|v| v.parse().ok())
-                    .ok_or(format!("no recorded replica count for {namespace}/{name}"))?;
+                    .ok_or_else(|| Error::Invalid(format!("no recorded replica count for {namespace}/{name}")))?;
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
                 scale(&api, name, n).await
             }
             Action::ReplaceConfigMapKey { namespace, name, key, find, replace } => {
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
-                let mut cm = api.get(name).await.map_err(|e| format!("configmap {namespace}/{name}: {e}"))?;
+                let mut cm = api.get(name).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
                 let data = cm.data.get_or_insert_with(BTreeMap::new);
-                let old = data.get(key).cloned().ok_or(format!("configmap {namespace}/{name} has no key {key}"))?;
+                let old = data.get(key).cloned().ok_or_else(|| Error::Invalid(format!("configmap {namespace}/{name} has no key {key}")))?;
                 if !old.contains(find.as_str()) {
-                    return Err(format!("{namespace}/{name} {key} does not contain `{find}`; not changing it"));
+                    return Err(Error::Invalid(format!("{namespace}/{name} {key} does not contain `{find}`; not changing it")));
                 }
                 self.recorded.entry(format!("cm/{namespace}/{name}/{key}")).or_insert_with(|| old.clone());
                 data.insert(key.clone(), old.replace(find.as_str(), replace));
-                api.replace(name, &Default::default(), &cm).await.map(|_| ()).map_err(|e| format!("configmap {namespace}/{name}: {e}"))
+                api.replace(name, &Default::default(), &cm)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))
             }
             Action::RestoreConfigMapKey { namespace, name, key } => {
                 let old = self
                     .recorded
                     .remove(&format!("cm/{namespace}/{name}/{key}"))
-                    .ok_or(format!("no recorded {key} for {namespace}/{name}"))?;
+                    .ok_or_else(|| Error::Invalid(format!("no recorded {key} for {namespace}/{name}")))?;
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                 api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"data": {key: old}})))
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("configmap {namespace}/{name}: {e}"))
+                    .map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))
             }
             Action::Cordon { node, unschedulable } => {
                 let api: Api<Node> = Api::all(self.kube().await?);
                 api.patch(node, &PatchParams::default(), &Patch::Merge(json!({"spec": {"unschedulable": unschedulable}})))
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("node {node}: {e}"))
+                    .map_err(|e| Error::kube(format!("node {node}"), e))
             }
             Action::Drain { node, grace } => drain(&self.kube().await?, node, *grace).await,
             Action::KillPods { selector, apps, count, grace } => {
@@ -190,58 +191,31 @@ impl Executor {
                 match api.delete(node, &DeleteParams::default()).await {
                     Ok(_) => Ok(()),
                     Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
-                    Err(e) => Err(format!("node {node}: {e}")),
+                    Err(e) => Err(Error::kube(format!("delete node {node}"), e)),
                 }
             }
-            Action::Container { container, op } => container_op(&self.docker()?, container, op).await,
-            Action::EnsureRegistry { container, image, port } => ensure_registry(&self.docker()?, container, image, *port).await,
-            Action::StartMinio { container, cluster, network, image, tag, user, password, buckets, secret_namespaces } => {
-                let docker = self.docker()?;
-                // A reused container keeps the credentials it was started with.
-                let (user, password) = match docker.inspect_container(container, None).await {
-                    Ok(info) => {
-                        let env: HashMap<String, String> = info
-                            .config
-                            .and_then(|c| c.env)
-                            .unwrap_or_default()
-                            .iter()
-                            .filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-                            .collect();
-                        (
-                            env.get("MINIO_ROOT_USER").cloned().unwrap_or(user.clone()),
-                            env.get("MINIO_ROOT_PASSWORD").cloned().unwrap_or(password.clone()),
-                        )
-                    }
-                    Err(_) => (user.clone(), password.clone()),
+            Action::Container { container, op } => docker::container_op(&self.docker().await?, container, op).await,
+            Action::RemoveNetwork { network } => docker::remove_owned_network(&self.docker().await?, network).await,
+            Action::EnsureRegistry { container, image, port } => {
+                docker::ensure_registry(&self.docker().await?, container, image, *port).await
+            }
+            Action::StartMinio { container, cluster, network, image, user, password, buckets, secret_namespaces } => {
+                let spec = S3Container {
+                    name: container.clone(),
+                    cluster: cluster.clone(),
+                    network: network.clone(),
+                    image: image.clone(),
+                    user: user.clone(),
+                    password: password.clone(),
                 };
-                let minio = GenericImage::new(image.as_str(), tag.as_str())
-                    .with_wait_for(WaitFor::message_on_either_std("API:"))
-                    .with_cmd(["server", "/data"])
-                    .with_network(network.as_str())
-                    .with_container_name(container.as_str())
-                    .with_env_var("MINIO_ROOT_USER", user.as_str())
-                    .with_env_var("MINIO_ROOT_PASSWORD", password.as_str())
-                    .with_label(OWNER_LABEL, "minio")
-                    .with_label(CLUSTER_LABEL, cluster.as_str())
-                    // Outlives this process (`up` then `run --backend kube`); `down` removes it.
-                    .with_reuse(ReuseDirective::Always)
-                    .start()
-                    .await
-                    .map_err(|e| format!("MinIO: {e}"))?;
-                let mb = format!(
-                    "mc alias set local http://127.0.0.1:9000 \"$MINIO_ROOT_USER\" \"$MINIO_ROOT_PASSWORD\" >/dev/null && mc mb --ignore-existing {}",
-                    buckets.iter().map(|b| format!("local/{b}")).collect::<Vec<_>>().join(" ")
-                );
-                let res = minio
-                    .exec(ExecCommand::new(["sh", "-c", &mb]).with_cmd_ready_condition(CmdWaitFor::exit()))
-                    .await
-                    .map_err(|e| format!("MinIO buckets: {e}"))?;
-                if let Ok(Some(code)) = res.exit_code().await
-                    && code != 0
-                {
-                    return Err(format!("MinIO buckets: `mc mb` exited {code}"));
+                let running = docker::ensure_s3(&self.docker().await?, &spec).await?;
+                let s3 = S3::new(&running.host_endpoint, &running.user, &running.password)?;
+                let probe = buckets.first().map_or("sparkrig", String::as_str);
+                s3.wait_ready(probe, docker::START_TIMEOUT).await?;
+                for b in buckets {
+                    s3.ensure_bucket(b).await?;
                 }
-                let secret = stack::minio_secret(secret_namespaces, &stack::minio_endpoint(container), &user, &password);
+                let secret = stack::minio_secret(secret_namespaces, &stack::minio_endpoint(container), &running.user, &running.password);
                 apply(&self.kube().await?, &secret).await
             }
             Action::Wait { what, timeout } => {
@@ -257,61 +231,62 @@ impl Executor {
 }
 
 /// Runs a program, feeding `stdin`; a non-zero exit is an error with the end of its stderr.
-pub async fn run_program(program: &str, args: &[String], stdin: Option<&str>) -> Result<String, String> {
+pub async fn run_program(program: &str, args: &[String], stdin: Option<&str>) -> Result<String> {
     use tokio::io::AsyncWriteExt;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     if stdin.is_some() {
         cmd.stdin(std::process::Stdio::piped());
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run {program}: {e} (see `sparkrig doctor`)"))?;
+    let mut child = cmd.spawn().map_err(|error| Error::Spawn { program: program.into(), error })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).await.map_err(|e| format!("{program}: writing stdin: {e}"))?;
+        pipe.write_all(text.as_bytes()).await.map_err(|e| Error::io(format!("{program}'s stdin"), e))?;
     }
-    let out = child.wait_with_output().await.map_err(|e| format!("{program}: {e}"))?;
+    let out = child.wait_with_output().await.map_err(|e| Error::io(format!("{program}'s output"), e))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-        Err(format!("{program} exited {}: {}", out.status.code().unwrap_or(-1), tail.join(" | ")))
+        Err(Error::Exit { program: program.into(), code: out.status.code().unwrap_or(-1), stderr: tail.join(" | ") })
     }
 }
 
-async fn scale(api: &Api<Deployment>, name: &str, replicas: i32) -> Result<(), String> {
+async fn scale(api: &Api<Deployment>, name: &str, replicas: i32) -> Result<()> {
     api.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
         .await
         .map(|_| ())
-        .map_err(|e| format!("scale {name}: {e}"))
+        .map_err(|e| Error::kube(format!("scale {name}"), e))
 }
 
 /// Server-side apply of YAML documents, resolving each kind through discovery.
-pub async fn apply(client: &Client, manifests: &str) -> Result<(), String> {
+pub async fn apply(client: &Client, manifests: &str) -> Result<()> {
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     for doc in serde_yaml::Deserializer::from_str(manifests) {
-        let value = serde_yaml::Value::deserialize(doc).map_err(|e| format!("manifest: {e}"))?;
+        let value = serde_yaml::Value::deserialize(doc).map_err(|e| Error::Invalid(format!("manifest: {e}")))?;
         if value.is_null() {
             continue;
         }
-        let obj: DynamicObject = serde_yaml::from_value(value).map_err(|e| format!("manifest: {e}"))?;
-        let types = obj.types.clone().ok_or("a manifest without apiVersion/kind")?;
-        let gvk = GroupVersionKind::try_from(&types).map_err(|e| format!("{}: {e}", types.kind))?;
-        let (ar, caps) = kube::discovery::pinned_kind(client, &gvk).await.map_err(|e| format!("{}: {e}", types.kind))?;
-        let name = obj.metadata.name.clone().ok_or(format!("a {} without a name", types.kind))?;
+        let obj: DynamicObject = serde_yaml::from_value(value).map_err(|e| Error::Invalid(format!("manifest: {e}")))?;
+        let types = obj.types.clone().ok_or_else(|| Error::Invalid("a manifest without apiVersion/kind".into()))?;
+        let gvk = GroupVersionKind::try_from(&types).map_err(|e| Error::Invalid(format!("{}: {e}", types.kind)))?;
+        let (ar, caps) =
+            kube::discovery::pinned_kind(client, &gvk).await.map_err(|e| Error::kube(format!("discover {}", types.kind), e))?;
+        let name = obj.metadata.name.clone().ok_or_else(|| Error::Invalid(format!("a {} without a name", types.kind)))?;
         let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Cluster {
             Api::all_with(client.clone(), &ar)
         } else {
             Api::namespaced_with(client.clone(), obj.metadata.namespace.as_deref().unwrap_or("default"), &ar)
         };
-        api.patch(&name, &pp, &Patch::Apply(&obj)).await.map_err(|e| format!("{} {name}: {e}", types.kind))?;
+        api.patch(&name, &pp, &Patch::Apply(&obj)).await.map_err(|e| Error::kube(format!("apply {} {name}", types.kind), e))?;
     }
     Ok(())
 }
 
-async fn drain(client: &Client, node: &str, grace: Duration) -> Result<(), String> {
+async fn drain(client: &Client, node: &str, grace: Duration) -> Result<()> {
     let pods: Api<Pod> = Api::all(client.clone());
     let lp = ListParams::default().fields(&format!("spec.nodeName={node}"));
-    let list = pods.list(&lp).await.map_err(|e| format!("pods on {node}: {e}"))?;
+    let list = pods.list(&lp).await.map_err(|e| Error::kube(format!("pods on {node}"), e))?;
     let mut errors = Vec::new();
     for p in list {
         let owned_by_daemonset = p.metadata.owner_references.iter().flatten().any(|o| o.kind == "DaemonSet");
@@ -326,15 +301,15 @@ async fn drain(client: &Client, node: &str, grace: Duration) -> Result<(), Strin
             ..EvictParams::default()
         };
         if let Err(e) = api.evict(&name, &ep).await {
-            errors.push(format!("{ns}/{name}: {e}"));
+            errors.push(Error::kube(format!("evict {ns}/{name} (a PodDisruptionBudget?)"), e));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(format!("evictions refused (PodDisruptionBudgets?): {}", errors.join("; "))) }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Several(errors)) }
 }
 
-async fn kill_pods(client: &Client, selector: &str, apps: Option<&str>, count: Option<u32>, grace: Option<Duration>) -> Result<(), String> {
+async fn kill_pods(client: &Client, selector: &str, apps: Option<&str>, count: Option<u32>, grace: Option<Duration>) -> Result<()> {
     let pods: Api<Pod> = Api::all(client.clone());
-    let list = pods.list(&ListParams::default().labels(selector)).await.map_err(|e| format!("pods {selector}: {e}"))?;
+    let list = pods.list(&ListParams::default().labels(selector)).await.map_err(|e| Error::kube(format!("pods {selector}"), e))?;
     let mut victims: Vec<(String, String)> = list
         .into_iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -355,71 +330,14 @@ async fn kill_pods(client: &Client, selector: &str, apps: Option<&str>, count: O
         match api.delete(&name, &dp).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
-            Err(e) => return Err(format!("delete pod {ns}/{name}: {e}")),
+            Err(e) => return Err(Error::kube(format!("delete pod {ns}/{name}"), e)),
         }
     }
     Ok(())
 }
 
-async fn container_op(docker: &Docker, container: &str, op: &ContainerOp) -> Result<(), String> {
-    let r = match op {
-        ContainerOp::Stop => docker.stop_container(container, None).await,
-        ContainerOp::Start => docker.start_container(container, None).await,
-        ContainerOp::Disconnect(net) => {
-            docker.disconnect_network(net, NetworkDisconnectRequest { container: container.into(), force: Some(true) }).await
-        }
-        ContainerOp::Connect(net) => {
-            match docker.connect_network(net, NetworkConnectRequest { container: container.into(), endpoint_config: None }).await {
-                // Already on the network (the recipe's "if not already connected").
-                Err(e) if e.to_string().contains("already exists") => Ok(()),
-                r => r,
-            }
-        }
-        ContainerOp::Remove => {
-            match docker.remove_container(container, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await {
-                Err(e) if e.to_string().contains("No such container") => Ok(()),
-                r => r,
-            }
-        }
-    };
-    r.map_err(|e| format!("container {container}: {e}"))
-}
-
-async fn ensure_registry(docker: &Docker, container: &str, image: &str, port: u16) -> Result<(), String> {
-    if docker.inspect_container(container, None).await.is_ok() {
-        return docker
-            .start_container(container, None)
-            .await
-            .or_else(|e| if e.to_string().contains("already started") { Ok(()) } else { Err(e) })
-            .map_err(|e| e.to_string());
-    }
-    let mut pull = docker.create_image(Some(CreateImageOptionsBuilder::new().from_image(image).build()), None, None);
-    while let Some(r) = pull.next().await {
-        r.map_err(|e| format!("pull {image}: {e}"))?;
-    }
-    let bindings: HashMap<String, Option<Vec<PortBinding>>> =
-        [("5000/tcp".to_string(), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(port.to_string()) }]))].into();
-    let body = ContainerCreateBody {
-        image: Some(image.into()),
-        labels: Some([(OWNER_LABEL.to_string(), "registry".to_string())].into()),
-        exposed_ports: Some(vec!["5000/tcp".into()]),
-        host_config: Some(HostConfig {
-            port_bindings: Some(bindings),
-            restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::ALWAYS), maximum_retry_count: None }),
-            network_mode: Some("bridge".into()),
-            ..HostConfig::default()
-        }),
-        ..ContainerCreateBody::default()
-    };
-    docker
-        .create_container(Some(CreateContainerOptionsBuilder::new().name(container).build()), body)
-        .await
-        .map_err(|e| format!("create {container}: {e}"))?;
-    docker.start_container(container, None).await.map_err(|e| format!("start {container}: {e}"))
-}
-
 /// Polls until the condition holds; the error says what was last seen.
-pub async fn wait(client: &Client, what: &Wait, timeout: Duration) -> Result<(), String> {
+pub async fn wait(client: &Client, what: &Wait, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     loop {
         let last = match check(client, what).await {
@@ -427,13 +345,14 @@ pub async fn wait(client: &Client, what: &Wait, timeout: Duration) -> Result<(),
             Err(e) => e,
         };
         if start.elapsed() >= timeout {
-            return Err(format!("not ready after {}s: {last}", timeout.as_secs()));
+            return Err(Error::Timeout { after: timeout, last });
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-async fn check(client: &Client, what: &Wait) -> Result<(), String> {
+/// One readiness check: Ok, or what was seen instead.
+async fn check(client: &Client, what: &Wait) -> std::result::Result<(), String> {
     match what {
         Wait::DeploymentAvailable { namespace, name } => {
             let d = Api::<Deployment>::namespaced(client.clone(), namespace).get(name).await.map_err(|e| e.to_string())?;

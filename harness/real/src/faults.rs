@@ -10,6 +10,7 @@ use std::time::Duration;
 use sparkrig_model::faults::{FaultKind, FaultSpec, NodeTarget, PodTarget};
 use sparkrig_model::scenario::AppSel;
 
+use crate::error::{Error, Result};
 use crate::plan::{Action, ContainerOp, Plan};
 use crate::stack::{OPERATOR_NAMESPACE, OPERATOR_RELEASE, REGISTRY_CONTAINER};
 
@@ -54,32 +55,32 @@ fn scale(p: &mut Plan, h: &mut Plan, what: &str, ns: &str, name: &str) {
     h.push(format!("heal {what}: restore {ns}/{name}'s replicas"), Action::RestoreScale { namespace: ns.into(), name: name.into() });
 }
 
-fn nodes(target: &NodeTarget, facts: &ClusterFacts) -> Result<Vec<String>, String> {
+fn nodes(target: &NodeTarget, facts: &ClusterFacts) -> Result<Vec<String>> {
     let all = || facts.nodes.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
     match target {
         NodeTarget::Named(n) => {
             if facts.nodes.iter().any(|(x, _)| x == n) {
                 Ok(vec![n.clone()])
             } else {
-                Err(format!("node `{n}` is not in the cluster (nodes: {})", all()))
+                Err(Error::Invalid(format!("node `{n}` is not in the cluster (nodes: {})", all())))
             }
         }
         NodeTarget::Group { group, count } => {
             let of: Vec<String> = facts.nodes.iter().filter(|(_, g)| g == group).map(|(n, _)| n.clone()).collect();
             if of.is_empty() {
-                return Err(format!("no live node in nodegroup `{group}` (nodes: {})", all()));
+                return Err(Error::Invalid(format!("no live node in nodegroup `{group}` (nodes: {})", all())));
             }
             Ok(of.into_iter().take(count.map_or(usize::MAX, |c| c as usize)).collect())
         }
     }
 }
 
-fn kind_only(facts: &ClusterFacts, fault: FaultKind) -> Result<(), String> {
+fn kind_only(facts: &ClusterFacts, fault: FaultKind) -> Result<()> {
     if facts.kind_cluster.is_none() {
-        return Err(format!(
+        return Err(Error::Invalid(format!(
             "{} acts on containers (nodes, MinIO, the registry are Docker containers on kind); it needs --backend kind",
             fault.name()
-        ));
+        )));
     }
     Ok(())
 }
@@ -92,7 +93,7 @@ fn app_glob(sel: &AppSel) -> Option<String> {
 }
 
 /// The plans of one fault.
-pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan, String> {
+pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan> {
     let mut fp = FaultPlan::default();
     let (p, h) = (&mut fp.inject, &mut fp.heal);
     let container = |p: &mut Plan, why: String, c: &str, op: ContainerOp| p.push(why, Action::Container { container: c.into(), op });
@@ -119,7 +120,10 @@ pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan, S
             }
             FaultKind::MinioOutage => {
                 kind_only(facts, *k)?;
-                let c = facts.minio_container.clone().ok_or("minio-outage: MinIO is not deployed by this scenario's stack")?;
+                let c = facts
+                    .minio_container
+                    .clone()
+                    .ok_or_else(|| Error::Invalid("minio-outage: MinIO is not deployed by this scenario's stack".into()))?;
                 container(p, "minio-outage: stop MinIO (connections refused)".into(), &c, ContainerOp::Stop);
                 container(h, "heal minio-outage: start MinIO".into(), &c, ContainerOp::Start);
             }
@@ -128,7 +132,7 @@ pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan, S
                 container(p, "registry-outage: stop the local registry".into(), REGISTRY_CONTAINER, ContainerOp::Stop);
                 container(h, "heal registry-outage: start the local registry".into(), REGISTRY_CONTAINER, ContainerOp::Start);
             }
-            other => return Err(format!("{} needs parameters", other.name())),
+            other => return Err(Error::Invalid(format!("{} needs parameters", other.name()))),
         },
         FaultSpec::NodeLoss { nodes: target, delete_after } => {
             kind_only(facts, FaultKind::NodeLoss)?;
@@ -230,7 +234,7 @@ mod tests {
 
     #[test]
     fn container_faults_need_kind_and_name_their_containers() {
-        let e = fault_plan(&FaultSpec::Component(FaultKind::MinioOutage), &facts(false)).unwrap_err();
+        let e = fault_plan(&FaultSpec::Component(FaultKind::MinioOutage), &facts(false)).unwrap_err().to_string();
         assert!(e.contains("needs --backend kind"), "{e}");
         let fp = fault_plan(&FaultSpec::Component(FaultKind::MinioOutage), &facts(true)).unwrap();
         assert_eq!(fp.inject.to_string(), "# 1. minio-outage: stop MinIO (connections refused)\ndocker stop c-minio\n");
@@ -258,7 +262,9 @@ mod tests {
         assert_eq!(fp.inject.to_string().matches("docker network disconnect --force kind").count(), 2);
         assert!(fp.heal.to_string().contains("docker network connect kind c-worker6"));
 
-        let e = fault_plan(&FaultSpec::NetworkPartition { nodes: NodeTarget::Named("spark-executor-1".into()) }, &facts(true)).unwrap_err();
+        let e = fault_plan(&FaultSpec::NetworkPartition { nodes: NodeTarget::Named("spark-executor-1".into()) }, &facts(true))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("node `spark-executor-1` is not in the cluster (nodes: c-control-plane, c-worker, c-worker5, c-worker6)"),
             "{e}"
@@ -267,7 +273,8 @@ mod tests {
             &FaultSpec::NodeLoss { nodes: NodeTarget::Group { group: "gpu".into(), count: None }, delete_after: None },
             &facts(true),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("no live node in nodegroup `gpu`"), "{e}");
     }
 

@@ -17,6 +17,8 @@ use serde::Serialize;
 use sparkrig_model::kube::{Labels, Taint};
 use sparkrig_model::topology::{Role, Topology, restricted_label};
 
+use crate::error::{Error, Result};
+
 /// A kind node image pinned by digest for one Kubernetes version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeImage {
@@ -122,26 +124,26 @@ impl NodeMap {
 }
 
 /// The node image for the options.
-pub fn node_image(opts: &KindOptions) -> Result<String, String> {
+pub fn node_image(opts: &KindOptions) -> Result<String> {
     if let Some(i) = &opts.node_image {
         return Ok(i.clone());
     }
     let v = opts.kubernetes.trim_start_matches('v');
     NODE_IMAGES.iter().find(|i| i.kubernetes == v).map(|i| i.image.to_string()).ok_or_else(|| {
         let known: Vec<&str> = NODE_IMAGES.iter().map(|i| i.kubernetes).collect();
-        format!(
+        Error::Invalid(format!(
             "no pinned kind node image for Kubernetes {v} (pinned: {}); pass --node-image kindest/node:v{v}@sha256:<digest from the kind release notes>",
             known.join(", ")
-        )
+        ))
     })
 }
 
 /// The kind config for a topology, and which kind node stands for which group.
-pub fn kind_config(t: &Topology, opts: &KindOptions) -> Result<(Cluster, NodeMap), String> {
+pub fn kind_config(t: &Topology, opts: &KindOptions) -> Result<(Cluster, NodeMap)> {
     let image = node_image(opts)?;
     for g in opts.workers.keys() {
         if t.group(g).is_none() {
-            return Err(format!("--workers: nodegroup `{g}` is not in topology `{}`", t.name));
+            return Err(Error::Invalid(format!("--workers: nodegroup `{g}` is not in topology `{}`", t.name)));
         }
     }
     let mut nodes = Vec::new();
@@ -383,9 +385,9 @@ mod tests {
         let (c, _) = kind_config(&t, &o).unwrap();
         assert_eq!(c.nodes.len(), 1 + 1 + 1 + 5);
         o.workers.insert("gpu".into(), 1);
-        assert!(kind_config(&t, &o).unwrap_err().contains("nodegroup `gpu` is not in topology `data-platform`"));
+        assert!(kind_config(&t, &o).unwrap_err().to_string().contains("nodegroup `gpu` is not in topology `data-platform`"));
         let o = KindOptions { kubernetes: "1.31.0".into(), ..KindOptions::for_topology(&t) };
-        let e = kind_config(&t, &o).unwrap_err();
+        let e = kind_config(&t, &o).unwrap_err().to_string();
         assert!(e.contains("no pinned kind node image for Kubernetes 1.31.0") && e.contains("--node-image"), "{e}");
     }
 

@@ -5,20 +5,26 @@
 //! scenario ──provision::up_plan──▶ Plan (kind, docker, helm, API calls) ──exec──▶ cluster
 //! scenario ──KubeBackend::run──▶ apply / watch ──translate──▶ trace (same schema as sim)
 //!          faults::inject_plan / heal_plan ──exec──▶ API calls and container operations
+//!                                                   (docker: bollard, API version negotiated;
+//!                                                    s3: buckets through the S3 API)
 //! ```
 //!
 //! Everything that decides (configs, helm values, manifests, fault plans, object → trace event
 //! translation, what may be deleted) is a plain function over plain data, tested without a
 //! cluster; `exec` and the backend's loop are the thin edge that talks to processes, Docker and
-//! the API server.
+//! the API server. Every failure there is an [`error::Error`], which says whether retrying helps.
 
 pub mod backend;
+pub mod chaos;
+pub mod docker;
 pub mod doctor;
+pub mod error;
 pub mod exec;
 pub mod faults;
 pub mod kindcfg;
 pub mod plan;
 pub mod provision;
+pub mod s3;
 pub mod stack;
 pub mod translate;
 

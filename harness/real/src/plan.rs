@@ -17,7 +17,7 @@ pub enum ContainerOp {
     Disconnect(String),
     /// `docker network connect <network>`.
     Connect(String),
-    /// `docker rm -f`.
+    /// `docker rm -f` (with its anonymous volumes), only if it carries sparkrig's label.
     Remove,
 }
 
@@ -163,7 +163,7 @@ pub enum Action {
         op: ContainerOp,
     },
     /// The local registry of the kind recipe (`registry:3` on 127.0.0.1:5001), created when absent
-    /// and labelled as sparkrig's.
+    /// and labelled as sparkrig's, ready when `GET /v2/` answers.
     EnsureRegistry {
         /// Container name.
         container: String,
@@ -172,7 +172,8 @@ pub enum Action {
         /// Host port.
         port: u16,
     },
-    /// MinIO as a container on the kind network (testcontainers), with credentials and buckets.
+    /// MinIO (or any S3 server image following its conventions) as a container on the kind
+    /// network, with credentials; buckets created through the S3 API.
     StartMinio {
         /// Container name (the S3 endpoint host for pods).
         container: String,
@@ -180,10 +181,8 @@ pub enum Action {
         cluster: String,
         /// Docker network.
         network: String,
-        /// Image repository.
+        /// Image reference.
         image: String,
-        /// Tag.
-        tag: String,
         /// Access key.
         user: String,
         /// Secret key.
@@ -193,6 +192,11 @@ pub enum Action {
         /// Namespaces that get the credentials as Secret `sparkrig-minio` (the running
         /// container's, when an existing one is reused).
         secret_namespaces: Vec<String>,
+    },
+    /// Remove a Docker network carrying sparkrig's label.
+    RemoveNetwork {
+        /// Network name.
+        network: String,
     },
     /// Wait for a condition, failing after `timeout`.
     Wait {
@@ -301,15 +305,17 @@ impl fmt::Display for Action {
                 "docker inspect {container} >/dev/null 2>&1 || docker run -d --restart=always -p 127.0.0.1:{port}:5000 --network bridge --label {}=registry --name {container} {image}",
                 crate::OWNER_LABEL
             ),
-            Action::StartMinio { container, cluster, network, image, tag, user, buckets, secret_namespaces, .. } => write!(
+            Action::StartMinio { container, cluster, network, image, user, buckets, secret_namespaces, .. } => write!(
                 f,
-                "docker inspect {container} >/dev/null 2>&1 || docker run -d --name {container} --network {network} --label {}=minio --label {}={cluster} -e MINIO_ROOT_USER={user} -e MINIO_ROOT_PASSWORD=<random> {image}:{tag} server /data\ndocker exec {container} sh -c 'mc alias set local http://127.0.0.1:9000 \"$MINIO_ROOT_USER\" \"$MINIO_ROOT_PASSWORD\" && mc mb --ignore-existing {}'\n# and Secret {} (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) in {}",
+                "docker inspect {container} >/dev/null 2>&1 || docker run -d --name {container} --network {network} -p 127.0.0.1::{port} --label {}=minio --label {}={cluster} -e MINIO_ROOT_USER={user} -e MINIO_ROOT_PASSWORD=<random> {image} server /data\n# S3 API on the published port (signed with those credentials): wait until HeadBucket answers, then CreateBucket {}\n# and Secret {} (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) in {}",
                 crate::OWNER_LABEL,
                 crate::CLUSTER_LABEL,
-                buckets.iter().map(|b| format!("local/{b}")).collect::<Vec<_>>().join(" "),
+                buckets.join(", "),
                 crate::stack::MINIO_SECRET,
-                secret_namespaces.join(", ")
+                secret_namespaces.join(", "),
+                port = crate::docker::S3_PORT,
             ),
+            Action::RemoveNetwork { network } => write!(f, "docker network rm {network}"),
             Action::Wait { what, timeout } => {
                 let t = secs(timeout);
                 match what {

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use sparkrig_model::scenario::Scenario;
 
+use crate::error::{Error, Result};
 use crate::kindcfg::{self, KindOptions, NodeMap};
 use crate::plan::{Action, ContainerOp, Plan, Wait};
-use crate::stack::{self, OPERATOR_NAMESPACE, REGISTRY_CONTAINER, REGISTRY_IMAGE, REGISTRY_PORT};
+use crate::stack::{self, OPERATOR_NAMESPACE, REGISTRY_CONTAINER, REGISTRY_PORT};
 use crate::{CLUSTER_LABEL, OWNER_LABEL};
 
 /// `kind create cluster --wait` and the other readiness waits (the operator's e2e suite waits
@@ -58,6 +59,21 @@ pub fn decide(name: &str, existing: &Existing, hash: &str, reuse: bool) -> Decis
     }
 }
 
+/// The images of the containers sparkrig starts next to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Images {
+    /// The local registry (`--registry-image`).
+    pub registry: String,
+    /// The S3 server (`--minio-image`).
+    pub minio: String,
+}
+
+impl Default for Images {
+    fn default() -> Images {
+        Images { registry: stack::REGISTRY_IMAGE.into(), minio: stack::MINIO_IMAGE.into() }
+    }
+}
+
 /// Inputs of the `up` plan.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -69,6 +85,8 @@ pub struct UpOptions {
     pub minio_user: String,
     /// MinIO secret key.
     pub minio_password: String,
+    /// Registry and S3 images.
+    pub images: Images,
 }
 
 impl UpOptions {
@@ -88,7 +106,7 @@ pub fn random_credentials() -> (String, String) {
 }
 
 /// The rendered kind config and its hash.
-pub fn kind_config(s: &Scenario, opts: &KindOptions) -> Result<(String, String, NodeMap), String> {
+pub fn kind_config(s: &Scenario, opts: &KindOptions) -> Result<(String, String, NodeMap)> {
     let (cluster, map) = kindcfg::kind_config(&s.topology, opts)?;
     let text = kindcfg::render(&cluster, &format!("the topology of scenario {}", s.file));
     let hash = kindcfg::config_hash(&text);
@@ -97,7 +115,7 @@ pub fn kind_config(s: &Scenario, opts: &KindOptions) -> Result<(String, String, 
 
 /// Everything `up` does after the decision. With [`Decision::Reuse`] only the per-run parts
 /// (images, MinIO, stack) run again; they are idempotent.
-pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Plan, String> {
+pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Plan> {
     let name = &opts.kind.name;
     let (config, hash, map) = kind_config(s, &opts.kind)?;
     let dir = Path::new(&opts.state_dir);
@@ -105,7 +123,7 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
     let values_path = dir.join("spark-operator-values.yaml").display().to_string();
     let mut p = Plan::default();
     match decision {
-        Decision::Refuse(why) => return Err(why.clone()),
+        Decision::Refuse(why) => return Err(Error::Invalid(why.clone())),
         Decision::Recreate => {
             p.run(format!("the config of {name} changed (now {hash}): delete it first"), "kind", &["delete", "cluster", "--name", name])
         }
@@ -120,7 +138,7 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
         );
         p.push(
             "the local registry (official kind recipe, step 1)",
-            Action::EnsureRegistry { container: REGISTRY_CONTAINER.into(), image: REGISTRY_IMAGE.into(), port: REGISTRY_PORT },
+            Action::EnsureRegistry { container: REGISTRY_CONTAINER.into(), image: opts.images.registry.clone(), port: REGISTRY_PORT },
         );
         for (node, _) in &map.nodes {
             let dir = format!("/etc/containerd/certs.d/localhost:{REGISTRY_PORT}");
@@ -162,13 +180,12 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
     let endpoint = stack::minio_endpoint(&opts.minio_container());
     if s.stack.minio.enabled {
         p.push(
-            "MinIO on the kind network (testcontainers), reachable from pods by container name; its credentials as a Secret",
+            "MinIO on the kind network, reachable from pods by container name; buckets through the S3 API; its credentials as a Secret",
             Action::StartMinio {
                 container: opts.minio_container(),
                 cluster: name.clone(),
                 network: "kind".into(),
-                image: stack::MINIO_IMAGE.into(),
-                tag: stack::MINIO_TAG.into(),
+                image: opts.images.minio.clone(),
                 user: opts.minio_user.clone(),
                 password: opts.minio_password.clone(),
                 buckets: stack::MINIO_BUCKETS.iter().map(|b| b.to_string()).collect(),
@@ -259,36 +276,54 @@ pub fn up_plan(s: &Scenario, opts: &UpOptions, decision: &Decision) -> Result<Pl
 /// What `down` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observed {
-    /// `kind get clusters`.
+    /// kind clusters (from their node containers' labels).
     pub clusters: Vec<String>,
     /// Whether the named cluster carries sparkrig's marker.
     pub marked: bool,
-    /// Containers with their labels.
+    /// Containers carrying sparkrig's label, with their labels.
     pub containers: BTreeMap<String, BTreeMap<String, String>>,
+    /// Networks carrying sparkrig's label, with their labels.
+    pub networks: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-/// What `down` deletes for cluster `name`: only what sparkrig created. The shared registry goes
-/// only when no other kind cluster remains.
-pub fn down_plan(name: &str, o: &Observed) -> Result<Plan, String> {
+/// What `down` deletes for cluster `name`: only what sparkrig created. Containers and networks
+/// go when they carry sparkrig's label and the cluster's; the shared registry when it carries
+/// sparkrig's label and no other kind cluster remains. Names alone decide nothing: a look-alike
+/// without the labels stays.
+pub fn down_plan(name: &str, o: &Observed) -> Result<Plan> {
     let mut p = Plan::default();
     let exists = o.clusters.iter().any(|c| c == name);
     if exists && !o.marked {
-        return Err(format!("kind cluster {name} was not created by sparkrig (no kube-public/{} marker); not deleting it", crate::MARKER));
+        return Err(Error::NotOurs {
+            what: format!("kind cluster {name}"),
+            why: format!("no kube-public/{} marker; delete it yourself with `kind delete cluster --name {name}`", crate::MARKER),
+        });
     }
     if exists {
         p.run(format!("delete kind cluster {name}"), "kind", &["delete", "cluster", "--name", name]);
     }
-    let ours = |c: &str, role: &str| o.containers.get(c).is_some_and(|l| l.get(OWNER_LABEL).map(String::as_str) == Some(role));
-    let minio = format!("{name}-minio");
-    if ours(&minio, "minio") && o.containers[&minio].get(CLUSTER_LABEL) == Some(&name.to_string()) {
-        p.push(format!("remove MinIO ({minio})"), Action::Container { container: minio, op: ContainerOp::Remove });
+    let owned = |l: &BTreeMap<String, String>| l.contains_key(OWNER_LABEL) && l.get(CLUSTER_LABEL).map(String::as_str) == Some(name);
+    for (c, l) in &o.containers {
+        if owned(l) {
+            let role = &l[OWNER_LABEL];
+            p.push(
+                format!("remove {c} (sparkrig's {role} of {name})"),
+                Action::Container { container: c.clone(), op: ContainerOp::Remove },
+            );
+        }
     }
     let others = o.clusters.iter().any(|c| c != name);
-    if ours(REGISTRY_CONTAINER, "registry") && !others {
+    let registry_ours = o.containers.get(REGISTRY_CONTAINER).is_some_and(|l| l.get(OWNER_LABEL).map(String::as_str) == Some("registry"));
+    if registry_ours && !others {
         p.push(
             "remove the local registry (no kind cluster uses it now)",
             Action::Container { container: REGISTRY_CONTAINER.into(), op: ContainerOp::Remove },
         );
+    }
+    for (n, l) in &o.networks {
+        if owned(l) {
+            p.push(format!("remove network {n} (sparkrig's, of {name})"), Action::RemoveNetwork { network: n.clone() });
+        }
     }
     Ok(p)
 }
@@ -308,6 +343,7 @@ mod tests {
             state_dir: "/tmp/st".into(),
             minio_user: "u".into(),
             minio_password: "p".into(),
+            images: Images::default(),
         }
     }
 
@@ -322,6 +358,13 @@ mod tests {
 
     #[test]
     fn the_up_plan_follows_the_recipe_in_order() {
+        // Images can be overridden (--registry-image, --minio-image).
+        let s = smoke();
+        let mut o = opts(&s);
+        o.images = Images { registry: "mirror.example/registry:2".into(), minio: "example/s3:1".into() };
+        let text = up_plan(&s, &o, &Decision::Create).unwrap().to_string();
+        assert!(text.contains("--name kind-registry mirror.example/registry:2") && text.contains("example/s3:1 server /data"), "{text}");
+
         let s = smoke();
         let p = up_plan(&s, &opts(&s), &Decision::Create).unwrap();
         let text = p.to_string();
@@ -333,7 +376,8 @@ mod tests {
             "name: local-registry-hosting",
             "kubectl wait nodes --all --for=condition=Ready",
             "docker push localhost:5001/apache/spark:3.5.6",
-            "--network kind --label sparkrig.io/owned=minio --label sparkrig.io/cluster=sparkrig-data-platform",
+            "--network kind -p 127.0.0.1::9000 --label sparkrig.io/owned=minio --label sparkrig.io/cluster=sparkrig-data-platform -e MINIO_ROOT_USER=u -e MINIO_ROOT_PASSWORD=<random> minio/minio:RELEASE.2025-02-28T09-55-16Z server /data",
+            "CreateBucket data, spark-events",
             "v2.5.2/charts/spark-operator-chart/crds/sparkoperator.k8s.io_sparkapplications.yaml",
             "kubectl wait crd/sparkapplications.sparkoperator.k8s.io --for=condition=Established",
             "helm upgrade --install spark-operator spark-operator --repo https://kubeflow.github.io/spark-operator --version 2.5.2",
@@ -367,6 +411,11 @@ mod tests {
                 && text.contains("docker rm -f kind-registry")
         );
         assert!(!text.contains("other-minio"));
+        // Networks go by the same labels; a look-alike name without them stays.
+        o.networks.insert("c-net".into(), label("network", "c"));
+        o.networks.insert("c-lookalike".into(), BTreeMap::new());
+        let text = down_plan("c", &o).unwrap().to_string();
+        assert!(text.contains("docker network rm c-net") && !text.contains("c-lookalike"), "{text}");
         // Another cluster still uses the registry.
         o.clusters.push("d".into());
         assert!(!down_plan("c", &o).unwrap().to_string().contains("kind-registry"));
@@ -376,6 +425,6 @@ mod tests {
         assert!(!down_plan("c", &o).unwrap().to_string().contains("kind-registry"));
         // A cluster without the marker is refused.
         o.marked = false;
-        assert!(down_plan("c", &o).unwrap_err().contains("not created by sparkrig"));
+        assert!(down_plan("c", &o).unwrap_err().to_string().contains("not created by sparkrig"));
     }
 }

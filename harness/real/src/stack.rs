@@ -33,17 +33,19 @@ pub const OPERATOR_CRDS: [&str; 2] = [
     include_str!("../../../fixtures/crds/v2.5.2/sparkoperator.k8s.io_scheduledsparkapplications.yaml"),
 ];
 
-/// The local registry of the kind recipe (reference/kind-…-chaos.md §1.3).
+/// The local registry of the kind recipe (reference/kind-…-chaos.md §1.3,
+/// kind `site/static/examples/kind-with-registry.sh`: `reg_name='kind-registry'`).
 pub const REGISTRY_CONTAINER: &str = "kind-registry";
-/// Registry image (`registry:3` in the recipe).
+/// Registry image, as the recipe runs it (§1.3 step 1: `registry:3`); `--registry-image`
+/// overrides it.
 pub const REGISTRY_IMAGE: &str = "registry:3";
-/// Host port pods and `docker push` use (`localhost:5001/...`).
+/// Host port pods and `docker push` use (`localhost:5001/...`; the recipe's `reg_port='5001'`).
 pub const REGISTRY_PORT: u16 = 5001;
 
-/// MinIO image pinned as testcontainers-modules 0.15 pins it (reference §2.3).
-pub const MINIO_IMAGE: &str = "minio/minio";
-/// Tag.
-pub const MINIO_TAG: &str = "RELEASE.2025-02-28T09-55-16Z";
+/// MinIO image pinned as testcontainers-modules 0.15 pins it (reference §2.3); `--minio-image`
+/// overrides it with any S3 server image that follows MinIO's conventions (`server /data`,
+/// `MINIO_ROOT_USER`/`MINIO_ROOT_PASSWORD`, S3 on port 9000).
+pub const MINIO_IMAGE: &str = "minio/minio:RELEASE.2025-02-28T09-55-16Z";
 /// Buckets: application data and Spark event logs.
 pub const MINIO_BUCKETS: [&str; 2] = ["data", "spark-events"];
 /// Secret holding MinIO's generated credentials, in every job namespace and the operator's.
