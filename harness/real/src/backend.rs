@@ -4,7 +4,7 @@
 //! conditions over the same trace view the simulator uses, and watchers on pods, nodes and
 //! SparkApplications are translated into the simulator's trace events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -16,8 +16,9 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams, Patch, P
 use kube::core::GroupVersionKind;
 use kube::runtime::{WatchStreamExt, watcher};
 use sparkrig_model::faults::{FaultKind, FaultSpec};
-use sparkrig_model::scenario::{Condition, Scenario, Step};
-use sparkrig_model::time::Time;
+use sparkrig_model::scenario::{Scenario, Step};
+use sparkrig_model::time::{Dur, Time};
+use sparkrig_model::timeline::{Effect, Timeline, Timer, max_duration_reached, patch_rejected, patched};
 use sparkrig_model::trace::{Event, Record, Sink, TraceView};
 use sparkrig_run::backend::{Backend, BackendError, RunInfo};
 use sparkrig_run::verdict::Verdict;
@@ -312,13 +313,6 @@ fn watch_all(client: &Client) -> impl Stream<Item = Obs> + Send + use<> {
     futures::stream::select_all([spark.boxed(), dns.boxed(), operator.boxed(), nodes.boxed(), apps.boxed()])
 }
 
-enum Current {
-    Idle,
-    Sleep(Instant),
-    Wait(Condition, Instant, sparkrig_model::time::Dur),
-    Done,
-}
-
 struct Run<'a> {
     s: &'a Scenario,
     backend: &'static str,
@@ -329,11 +323,13 @@ struct Run<'a> {
     view: TraceView,
     translator: Translator,
     exec: Executor,
-    expected: BTreeSet<String>,
-    step: usize,
-    current: Current,
+    /// The scenario timeline, shared with the simulator.
+    timeline: Timeline,
+    /// Timers the timeline armed, by due time (then arming order).
+    timers: BTreeMap<(Time, u64), Timer>,
+    armed: u64,
     active: BTreeMap<String, FaultPlan>,
-    later: Vec<(Instant, String, Plan)>,
+    later: Vec<(Time, String, Plan)>,
     ended: Option<String>,
     records: u64,
     verbose: bool,
@@ -356,9 +352,9 @@ impl<'a> Run<'a> {
             view: TraceView::current_only(),
             translator: Translator::new(&s.topology.group_label, interruptible),
             exec,
-            expected: s.arrivals.iter().map(|a| format!("{}/{}", s.templates[a.template].app.namespace(), a.name)).collect(),
-            step: 0,
-            current: Current::Idle,
+            timeline: Timeline::new(s),
+            timers: BTreeMap::new(),
+            armed: 0,
             active: BTreeMap::new(),
             later: Vec::new(),
             ended: None,
@@ -369,6 +365,11 @@ impl<'a> Run<'a> {
 
     fn now(&self) -> Time {
         Time(self.start.elapsed().as_millis() as u64)
+    }
+
+    /// The wall-clock instant of a trace time.
+    fn wall(&self, t: Time) -> Instant {
+        self.start + Duration::from_millis(t.as_ms())
     }
 
     fn emit(&mut self, event: Event) {
@@ -385,7 +386,7 @@ impl<'a> Run<'a> {
     }
 
     async fn go(&mut self) -> Result<RunInfo, BackendError> {
-        self.clear_previous_apps().await.map_err(BackendError::Other)?;
+        self.clear_previous_apps().await.map_err(backend_err)?;
         // Time zero is when the scenario starts, after the preparation above.
         self.start = Instant::now();
         self.emit(Event::RunStarted { scenario: self.s.name.clone(), backend: self.backend.into(), seed: None });
@@ -394,45 +395,36 @@ impl<'a> Run<'a> {
             exec::apply(&self.client, &text).await.map_err(backend_err)?;
         }
         let mut watch = watch_all(&self.client).boxed();
-        let deadline = self.start + Duration::from_millis(self.s.max_duration.as_ms());
-        let mut arrivals = self.s.arrivals.iter().peekable();
-        if self.s.steps.is_empty() {
-            self.ended = Some("no steps".into());
-        } else {
-            self.start_step(0).await;
-        }
+        let deadline = Time::ZERO + self.s.max_duration;
+        let fx = self.timeline.start();
+        self.apply(fx).await;
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         while self.ended.is_none() {
-            let next_arrival = arrivals.peek().map(|a| self.start + Duration::from_millis(a.at.as_ms()));
-            let step_due = match &self.current {
-                Current::Sleep(t) | Current::Wait(_, t, _) => Some(*t),
-                _ => None,
-            };
+            let next_timer = self.timers.keys().next().map(|k| k.0);
             let later_due = self.later.iter().map(|l| l.0).min();
-            let next = [next_arrival, step_due, later_due, Some(deadline)].into_iter().flatten().min().expect("the deadline is always set");
+            let next = [next_timer, later_due, Some(deadline)].into_iter().flatten().min().expect("the deadline is always set");
             tokio::select! {
                 obs = watch.next() => match obs {
                     Some(o) => self.observe(o).await,
                     None => self.ended = Some("the watch streams ended".into()),
                 },
-                _ = tokio::time::sleep_until(next.into()) => {
-                    let now = Instant::now();
-                    while let Some(a) = arrivals.next_if(|a| self.start + Duration::from_millis(a.at.as_ms()) <= now) {
-                        self.create_app(a.template, &a.name).await;
-                    }
+                _ = tokio::time::sleep_until(self.wall(next).into()) => {
+                    let now = self.now();
                     self.run_later(now).await;
-                    self.step_timer(now).await;
+                    while let Some(entry) = self.timers.first_entry().filter(|e| e.key().0 <= now) {
+                        let timer = entry.remove();
+                        let fx = self.timeline.on_timer(timer, &self.view);
+                        self.apply(fx).await;
+                    }
                     if now >= deadline && self.ended.is_none() {
-                        self.ended = Some(format!("maxDuration {} reached", self.s.max_duration));
+                        self.ended = Some(max_duration_reached(self.s.max_duration));
                     }
                 }
                 _ = &mut ctrl_c => {
                     self.say("interrupted: healing faults and stopping");
-                    if !matches!(self.current, Current::Done) {
-                        self.emit(Event::StepEnded { step: self.step, ok: false, message: "interrupted (Ctrl-C)".into() });
-                    }
-                    self.ended = Some("interrupted".into());
+                    let fx = self.timeline.interrupt("interrupted (Ctrl-C)", "interrupted".into());
+                    self.apply(fx).await;
                 }
             }
         }
@@ -445,11 +437,59 @@ impl<'a> Run<'a> {
         Ok(RunInfo { end: self.now(), reason, stats: vec![("records", self.records)] })
     }
 
+    /// Carries out the timeline's effects in order; an action's outcome feeds the timeline at
+    /// once, and what it returns runs next.
+    async fn apply(&mut self, fx: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = fx.into();
+        while let Some(e) = queue.pop_front() {
+            let outcome = match e {
+                Effect::Emit(ev) => {
+                    if let Event::StepStarted { what, step } = &ev {
+                        self.say(&format!("step {}: {what}", step + 1));
+                    }
+                    self.emit(ev);
+                    continue;
+                }
+                Effect::Arm { timer, after } => {
+                    self.armed += 1;
+                    let due = self.now() + after;
+                    self.timers.insert((due, self.armed), timer);
+                    continue;
+                }
+                Effect::CreateApp { template, name } => {
+                    self.create_app(template, &name).await;
+                    continue;
+                }
+                Effect::Finish(reason) => {
+                    self.ended.get_or_insert(reason);
+                    continue;
+                }
+                Effect::Submit { template, names } => {
+                    for name in &names {
+                        self.create_app(template, name).await;
+                    }
+                    Ok(String::new())
+                }
+                Effect::Inject(f) => self.inject(&f.id, &f.spec).await,
+                Effect::Heal(id) => {
+                    self.heal(&id).await;
+                    Ok(String::new())
+                }
+                Effect::Patch { apps, spec } => self.patch(&apps, &spec).await,
+            };
+            let more = self.timeline.completed(outcome, &self.view);
+            for e in more.into_iter().rev() {
+                queue.push_front(e);
+            }
+        }
+    }
+
     async fn observe(&mut self, o: Obs) {
+        let expected = self.timeline.expected();
         let events = match o {
             Obs::Pod(e) => match *e {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if pod_in_scope(&p, &self.expected) => self.translator.pod(&p),
-                watcher::Event::Delete(p) if pod_in_scope(&p, &self.expected) => self.translator.pod_deleted(&p),
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if pod_in_scope(&p, expected) => self.translator.pod(&p),
+                watcher::Event::Delete(p) if pod_in_scope(&p, expected) => self.translator.pod_deleted(&p),
                 _ => vec![],
             },
             Obs::Node(e) => match *e {
@@ -458,7 +498,7 @@ impl<'a> Run<'a> {
                 _ => vec![],
             },
             Obs::App(e) => match *e {
-                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if self.expected.contains(&app_key(&a)) => {
+                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if expected.contains(&app_key(&a)) => {
                     self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
                 }
                 watcher::Event::Delete(a) => {
@@ -468,26 +508,30 @@ impl<'a> Run<'a> {
                 _ => vec![],
             },
         };
+        if events.is_empty() {
+            return;
+        }
         for e in events {
             self.emit(e);
         }
-        self.check_wait().await;
+        let fx = self.timeline.on_view_changed(&self.view);
+        self.apply(fx).await;
     }
 
     /// SparkApplications of an earlier run with the names this scenario creates are deleted
     /// (they carry sparkrig's label), so apps start fresh; anything else by those names is not
     /// ours and stops the run.
-    async fn clear_previous_apps(&mut self) -> Result<(), String> {
+    async fn clear_previous_apps(&mut self) -> Result<()> {
         let names: Vec<(String, String)> =
             self.s.generated_apps().iter().map(|a| (a.namespace().to_string(), a.metadata.name.clone())).collect();
         let mut found = Vec::new();
         for (ns, name) in &names {
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
-            if let Some(o) = api.get_opt(name).await.map_err(|e| format!("SparkApplication {ns}/{name}: {e}"))? {
+            if let Some(o) = api.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {ns}/{name}"), e))? {
                 found.push((format!("{ns}/{name}"), o.metadata.labels.unwrap_or_default().into_iter().collect()));
             }
         }
-        let stale = stale_apps(&found).map_err(|e| e.to_string())?;
+        let stale = stale_apps(&found)?;
         for key in &stale {
             let (ns, name) = key.split_once('/').expect("namespace/name");
             self.say(&format!("deleting {key}, left by an earlier sparkrig run"));
@@ -498,24 +542,17 @@ impl<'a> Run<'a> {
         for key in &stale {
             let (ns, name) = key.split_once('/').expect("namespace/name");
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
-            while api.get_opt(name).await.map_err(|e| e.to_string())?.is_some() {
+            while api.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {key}"), e))?.is_some() {
                 if Instant::now() > give_up {
-                    return Err(format!("SparkApplication {key} from an earlier run is still being deleted after 120s"));
+                    return Err(Error::Timeout {
+                        after: Duration::from_secs(120),
+                        last: format!("SparkApplication {key} from an earlier run is still being deleted"),
+                    });
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
         Ok(())
-    }
-
-    /// Ends the pending wait if its condition holds now (steps recurse through here, hence
-    /// the box).
-    async fn check_wait(&mut self) {
-        if let Current::Wait(cond, _, _) = &self.current
-            && cond.holds(&self.view, &self.expected)
-        {
-            Box::pin(self.step_done(String::new())).await;
-        }
     }
 
     async fn create_app(&mut self, template: usize, name: &str) {
@@ -533,86 +570,6 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Starts step `i` and runs every instantaneous step after it.
-    async fn start_step(&mut self, i: usize) {
-        let mut i = i;
-        loop {
-            self.step = i;
-            let step = self.s.steps[i].clone();
-            self.emit(Event::StepStarted { step: i, what: step.describe() });
-            self.say(&format!("step {}: {}", i + 1, step.describe()));
-            let now = Instant::now();
-            let outcome: Result<String, String> = match step {
-                Step::Sleep(d) => {
-                    self.current = Current::Sleep(now + Duration::from_millis(d.as_ms()));
-                    return;
-                }
-                Step::Wait { condition, timeout } => {
-                    self.current = Current::Wait(condition, now + Duration::from_millis(timeout.as_ms()), timeout);
-                    self.check_wait().await;
-                    return;
-                }
-                Step::Submit { template, names } => {
-                    let ns = self.s.templates[template].app.namespace().to_string();
-                    for n in &names {
-                        self.expected.insert(format!("{ns}/{n}"));
-                        self.create_app(template, n).await;
-                    }
-                    Ok(String::new())
-                }
-                Step::Inject(f) => self.inject(&f.id, &f.spec).await,
-                Step::Heal(id) => {
-                    self.heal(&id).await;
-                    Ok(String::new())
-                }
-                Step::Patch { apps, spec } => self.patch(&apps, &spec).await,
-            };
-            match outcome {
-                Ok(message) => {
-                    self.emit(Event::StepEnded { step: i, ok: true, message });
-                    if i + 1 < self.s.steps.len() {
-                        i += 1;
-                        continue;
-                    }
-                    self.current = Current::Done;
-                    self.ended = Some("timeline complete".into());
-                }
-                Err(message) => {
-                    self.emit(Event::StepEnded { step: i, ok: false, message });
-                    self.current = Current::Done;
-                    self.ended = Some(format!("step {} failed", i + 1));
-                }
-            }
-            return;
-        }
-    }
-
-    async fn step_done(&mut self, message: String) {
-        let i = self.step;
-        self.emit(Event::StepEnded { step: i, ok: true, message });
-        if i + 1 < self.s.steps.len() {
-            self.current = Current::Idle;
-            Box::pin(self.start_step(i + 1)).await;
-        } else {
-            self.current = Current::Done;
-            self.ended = Some("timeline complete".into());
-        }
-    }
-
-    async fn step_timer(&mut self, now: Instant) {
-        match &self.current {
-            Current::Sleep(t) if *t <= now => self.step_done(String::new()).await,
-            Current::Wait(cond, t, timeout) if *t <= now => {
-                let why = cond.check(&self.view, &self.expected).err().unwrap_or_default();
-                let message = format!("timed out after {timeout} waiting for {cond}: {why}");
-                self.emit(Event::StepEnded { step: self.step, ok: false, message });
-                self.current = Current::Done;
-                self.ended = Some(format!("step {} timed out", self.step + 1));
-            }
-            _ => {}
-        }
-    }
-
     fn facts(&self) -> ClusterFacts {
         let mut nodes: Vec<(String, String)> =
             self.view.nodes.iter().filter(|(_, n)| n.removed.is_none()).map(|(k, n)| (k.clone(), n.group.clone())).collect();
@@ -624,15 +581,15 @@ impl<'a> Run<'a> {
         let fp = fault_plan(spec, &self.facts()).map_err(|e| e.to_string())?;
         self.exec.run(&fp.inject).await.map_err(|e| e.to_string())?;
         self.emit(Event::FaultInjected { fault: id.into(), target: spec.target() });
-        let now = Instant::now();
+        let now = self.now();
         for (after, plan) in &fp.later {
-            self.later.push((now + *after, id.to_string(), plan.clone()));
+            self.later.push((now + Dur::ms(after.as_millis() as u64), id.to_string(), plan.clone()));
         }
         self.active.insert(id.to_string(), fp);
         Ok(String::new())
     }
 
-    async fn run_later(&mut self, now: Instant) {
+    async fn run_later(&mut self, now: Time) {
         let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.later).into_iter().partition(|l| l.0 <= now);
         self.later = keep;
         for (_, id, plan) in due {
@@ -667,11 +624,7 @@ impl<'a> Run<'a> {
                 refused.push(format!("{k}: {e}"));
             }
         }
-        if refused.is_empty() {
-            Ok(format!("{} app(s) patched", keys.len()))
-        } else {
-            Ok(format!("{} update(s) rejected: {}", refused.len(), refused.join("; ")))
-        }
+        if refused.is_empty() { Ok(patched(keys.len())) } else { Ok(patch_rejected(refused.len(), &refused.join("; "))) }
     }
 }
 
