@@ -2,6 +2,7 @@
 //! SparkApplication model and pod derivation, the scenario language, the fault catalog and the
 //! trace schema. No I/O: files are read by the caller and handed in as [`source::Source`]s.
 
+pub mod action;
 pub mod appstate;
 pub mod crd;
 pub mod faults;

@@ -261,6 +261,19 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A SparkApplication was deleted (through the API).
+    AppDeleted {
+        /// `namespace/name`.
+        app: String,
+    },
+    /// A client changed the cluster through the API (`sparkrig serve`), at this instant.
+    ApiWrite {
+        /// The change.
+        action: crate::action::Action,
+        /// Who sent it (User-Agent or field manager).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        by: String,
+    },
     /// Last line.
     RunEnded {
         /// Why the run stopped.
@@ -635,7 +648,20 @@ impl TraceView {
             Event::AppRejected { app, message } => {
                 self.rejected.insert(app.clone(), (t, message.clone()));
             }
+            Event::AppDeleted { app } => {
+                if let Some(a) = self.apps.remove(app) {
+                    if let Some(n) = self.app_states.get_mut(&a.state) {
+                        *n -= 1;
+                    }
+                    for s in a.history.iter().map(|(_, s)| *s).collect::<std::collections::BTreeSet<_>>() {
+                        if let Some(n) = self.app_reached.get_mut(&s) {
+                            *n -= 1;
+                        }
+                    }
+                }
+            }
             Event::RunStarted { .. }
+            | Event::ApiWrite { .. }
             | Event::PodCreateFailed { .. }
             | Event::StepStarted { .. }
             | Event::StepEnded { .. }

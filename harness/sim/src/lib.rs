@@ -32,4 +32,4 @@ pub mod world;
 mod testing;
 
 pub use backend::SimBackend;
-pub use world::{Action, RunSummary, SimError, Simulation};
+pub use world::{RunSummary, SimError, Simulation};

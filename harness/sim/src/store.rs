@@ -302,8 +302,12 @@ pub struct Deployment {
 pub struct App {
     /// `namespace/name`.
     pub key: String,
-    /// Template it came from.
-    pub template: usize,
+    /// Template it came from (None for an app created through the API).
+    pub template: Option<usize>,
+    /// When it was created.
+    pub created: Time,
+    /// Deleted through the API: the operator forgets it.
+    pub deleted: bool,
     /// Spec (as patched).
     pub app: Arc<SparkApplication>,
     /// Work it represents (simulator).
@@ -428,6 +432,11 @@ impl Store {
         self.live_pods += 1;
         self.peak_pods = self.peak_pods.max(self.live_pods);
         id
+    }
+
+    /// The live app of that `namespace/name`.
+    pub fn app_by_key(&self, key: &str) -> Option<AppId> {
+        self.apps.iter().rposition(|a| a.key == key && !a.deleted).map(|i| AppId(i as u32))
     }
 
     /// The app.

@@ -17,9 +17,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
-use sparkrig_model::faults::Fault;
+use sparkrig_model::action::Action;
 use sparkrig_model::kube::Toleration;
-use sparkrig_model::scenario::{AppSel, Scenario};
+use sparkrig_model::scenario::{Scenario, default_work};
+use sparkrig_model::sparkapp::SparkApplication;
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::timeline::{Effect, Timeline, max_duration_reached};
 use sparkrig_model::trace::{Event, Record, Sink, TraceView};
@@ -65,29 +66,6 @@ pub struct RunSummary {
     pub peak_pods: u64,
 }
 
-/// Something done to the cluster from outside, at the current instant.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Create a SparkApplication from a template under a name.
-    CreateApp {
-        /// Template index.
-        template: usize,
-        /// Name.
-        name: String,
-    },
-    /// Inject a fault.
-    Inject(Fault),
-    /// Heal a fault by id.
-    Heal(String),
-    /// Merge-patch the spec of the selected apps.
-    Patch {
-        /// Apps.
-        apps: AppSel,
-        /// JSON merge patch of `spec`.
-        spec: serde_json::Value,
-    },
-}
-
 /// A simulation of one scenario.
 pub struct Simulation {
     k: Kernel<Ev, Key>,
@@ -105,6 +83,8 @@ pub struct Simulation {
     timeline: Timeline,
     view: TraceView,
     done: Option<String>,
+    /// Runs until told to stop: no timeline, no `maxDuration` (`sparkrig serve --stack-only`).
+    open_ended: bool,
 }
 
 /// Tolerations the pods of a component carry (placement + defaults).
@@ -121,6 +101,17 @@ impl Simulation {
     /// Builds the cluster of `plan` at t=0: nodes registered and Ready, platform components
     /// running, arrivals and the first step scheduled.
     pub fn new(plan: &Scenario) -> Result<Simulation, SimError> {
+        Simulation::build(plan, false)
+    }
+
+    /// The scenario's topology and stack only, running until [`Simulation::finish`]: its
+    /// workload and steps are left out, so that clients drive the cluster (`sparkrig serve
+    /// --stack-only`).
+    pub fn open_ended(plan: &Scenario) -> Result<Simulation, SimError> {
+        Simulation::build(&Scenario { arrivals: Vec::new(), steps: Vec::new(), ..plan.clone() }, true)
+    }
+
+    fn build(plan: &Scenario, open_ended: bool) -> Result<Simulation, SimError> {
         check_apps(plan)?;
         let plan = Arc::new(plan.clone());
         let t = Timings::with_overrides(&plan.sim);
@@ -138,6 +129,7 @@ impl Simulation {
             timeline: Timeline::new(&plan),
             view: TraceView::current_only(),
             done: None,
+            open_ended,
             t,
             plan,
         };
@@ -151,8 +143,10 @@ impl Simulation {
         }
         sim.store.bootstrapping = false;
         Autoscaler::start(&mut sim);
-        let fx = sim.timeline.start();
-        sim.apply_effects(fx);
+        if !open_ended {
+            let fx = sim.timeline.start();
+            sim.apply_effects(fx);
+        }
         Ok(sim)
     }
 
@@ -202,8 +196,9 @@ impl Simulation {
         if self.done.is_some() {
             return None;
         }
-        let limit = Time::ZERO + self.plan.max_duration;
+        let limit = if self.open_ended { Time(u64::MAX) } else { Time::ZERO + self.plan.max_duration };
         match self.k.next_at() {
+            None if self.open_ended => None,
             None => {
                 self.stop("nothing left to happen".into());
                 None
@@ -233,25 +228,72 @@ impl Simulation {
         }
     }
 
-    /// Carries out an action from outside at the current instant.
-    pub fn apply(&mut self, action: Action, sink: &mut dyn Sink) -> String {
-        let message = match action {
-            Action::CreateApp { template, name } => {
-                Operator::create_app(self, template, &name);
-                String::new()
-            }
-            Action::Inject(f) => {
-                Faults::inject(self, &f);
-                String::new()
-            }
-            Action::Heal(id) => {
-                Faults::heal(self, &id);
-                String::new()
-            }
-            Action::Patch { apps, spec } => Operator::patch_apps(self, &apps, &spec),
-        };
+    /// Carries out a write from outside (an API client) at the current instant, recording it
+    /// in the trace first; returns a message, or the API server's refusal.
+    pub fn apply(&mut self, action: Action, by: &str, sink: &mut dyn Sink) -> Result<String, String> {
+        self.emit(Event::ApiWrite { action: action.clone(), by: by.to_string() });
+        let outcome = self.carry_out(action);
         self.flush(sink);
-        message
+        outcome
+    }
+
+    fn carry_out(&mut self, action: Action) -> Result<String, String> {
+        let pod = |sim: &Simulation, key: &str| sim.store.pod_index.get(key).copied().ok_or_else(|| format!("pods \"{key}\" not found"));
+        let node = |sim: &Simulation, name: &str| {
+            sim.store.nodes.iter().position(|n| n.name == name && !n.gone).ok_or_else(|| format!("nodes \"{name}\" not found"))
+        };
+        let app = |sim: &Simulation, key: &str| sim.store.app_by_key(key).ok_or_else(|| format!("sparkapplications \"{key}\" not found"));
+        match action {
+            Action::CreateApp { app } => {
+                let app: SparkApplication = serde_json::from_value(app).map_err(|e| e.to_string())?;
+                let work = default_work(&app);
+                Operator::create(self, app, work, None).map(|_| String::new())
+            }
+            Action::UpdateApp { app: key, spec } => {
+                let id = app(self, &key)?;
+                Operator::update(self, id, spec).map(|()| String::new())
+            }
+            Action::DeleteApp { app: key } => {
+                let id = app(self, &key)?;
+                Operator::delete(self, id);
+                Ok(String::new())
+            }
+            Action::DeletePod { pod: key, grace_seconds: Some(0) } => {
+                let id = pod(self, &key)?;
+                self.force_delete(id, "deleted through the API (grace period 0)");
+                Ok(String::new())
+            }
+            Action::DeletePod { pod: key, .. } => {
+                let id = pod(self, &key)?;
+                self.delete_pod(id, "deleted through the API");
+                Ok(String::new())
+            }
+            Action::DeleteNode { node: name } => {
+                let n = node(self, &name)?;
+                self.route(Signal::DeleteNode { node: n, reason: "deleted through the API".into() });
+                Ok(String::new())
+            }
+            Action::CordonNode { node: name, unschedulable } => {
+                let n = node(self, &name)?;
+                self.set_unschedulable(n, unschedulable);
+                Ok(String::new())
+            }
+            Action::ScaleDeployment { deployment, replicas } => {
+                let kind = self
+                    .store
+                    .deployments
+                    .iter()
+                    .map(|d| d.kind)
+                    .find(|k| format!("{}/{}", k.namespace(), k.name()) == deployment)
+                    .ok_or_else(|| format!("deployments.apps \"{deployment}\" not found"))?;
+                self.scale(kind, replicas);
+                Ok(String::new())
+            }
+            Action::SetCorefile { serves_cluster_names } => {
+                Faults::corefile_changed(self, serves_cluster_names);
+                Ok(String::new())
+            }
+        }
     }
 
     /// Runs to the end of the timeline (or the scenario's max duration), feeding `sink`.

@@ -54,6 +54,13 @@ impl Files for MemFiles {
     }
 }
 
+/// The work an app represents when nothing says otherwise: 20 one-second tasks per executor
+/// core it asks for.
+pub fn default_work(app: &crate::sparkapp::SparkApplication) -> Work {
+    let slots = executor_instances(app, true) * executor_cores(app);
+    Work { tasks: DEFAULT_TASKS_PER_CORE * slots.max(1), task_duration: Dur::secs(1) }
+}
+
 /// Loads and validates a scenario file.
 pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
     let name = display(path);
@@ -595,10 +602,10 @@ impl Cx<'_> {
             self.errs.push(msrc.diag(*doc, "spec.sparkVersion", format!("`{}` is not a Spark version", app.spec.spark_version), None));
             return None;
         }
-        let slots = executor_instances(&app, true) * executor_cores(&app);
+        let default = default_work(&app);
         let work = Work {
-            tasks: work.and_then(|w| w.tasks).unwrap_or(DEFAULT_TASKS_PER_CORE * slots.max(1)),
-            task_duration: work.and_then(|w| w.task_duration).unwrap_or(Dur::secs(1)),
+            tasks: work.and_then(|w| w.tasks).unwrap_or(default.tasks),
+            task_duration: work.and_then(|w| w.task_duration).unwrap_or(default.task_duration),
         };
         if work.tasks == 0 {
             self.err(&format!("{path}.work.tasks"), "an app needs at least one task", None);

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use load::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, load, load_str, merge_patch};
+pub use load::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, default_work, load, load_str, merge_patch};
 pub use raw::{Expander, FailurePolicy};
 pub use select::{AppSel, PodSel, glob_match};
 

@@ -459,7 +459,8 @@ impl Drivers {
         let plan = cx.plan().clone();
         let (me, store, _) = cx.parts();
         let a = &store.apps[app.0 as usize];
-        let Ok(shape) = me.shapes.get(app, a, &plan.templates[a.template].app, SparkRole::Executor, mutated, &mut store.interner) else {
+        let template = a.template.map(|t| &plan.templates[t].app);
+        let Ok(shape) = me.shapes.get(app, a, template, SparkRole::Executor, mutated, &mut store.interner) else {
             return;
         };
         let sub = me.map[&(app, run)].sub.clone();
@@ -899,7 +900,9 @@ mod tests {
         let app = Arc::new(t.app.renamed("pi"));
         f.store.apps.push(App {
             key: "default/pi".into(),
-            template: 0,
+            template: Some(0),
+            created: Time::ZERO,
+            deleted: false,
             app: app.clone(),
             work: t.work,
             state: AppState::Submitted,

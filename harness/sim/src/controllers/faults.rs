@@ -147,6 +147,12 @@ impl Faults {
         cx.me().active.push(active);
     }
 
+    /// The CoreDNS Corefile was replaced (through the API): CoreDNS loads it at its next reload.
+    pub fn corefile_changed(cx: &mut impl Cx<Faults>, serves_cluster_names: bool) {
+        cx.cancel(Key::Dns);
+        cx.at_keyed(Key::Dns, COREDNS_RELOAD, Ev::DnsReload { broken: !serves_cluster_names });
+    }
+
     /// Heals an active fault by id (nothing if it is not active).
     pub fn heal(cx: &mut impl Cx<Faults>, id: &str) {
         let Some(i) = cx.me().active.iter().position(|a| a.id == id) else { return };

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sparkrig_model::appstate::AppState;
 use sparkrig_model::podspec::{self, SparkRole, Submission};
-use sparkrig_model::scenario::{AppSel, FailurePolicy, Scenario};
+use sparkrig_model::scenario::{AppSel, FailurePolicy, Scenario, Work};
 use sparkrig_model::sparkapp::{RestartPolicyType, SparkApplication};
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
@@ -156,29 +156,37 @@ impl Operator {
         }
     }
 
-    /// A SparkApplication is created (arrival, submit step, API write).
+    /// A SparkApplication of the scenario is created (arrival, submit step).
     pub fn create_app(cx: &mut impl Cx<Operator>, template: usize, name: &str) {
         let t = &cx.plan().templates[template];
-        let work = t.work;
-        let app = t.app.renamed(name);
-        let key = format!("{}/{name}", app.namespace());
+        let (app, work) = (t.app.renamed(name), t.work);
+        let _ = Self::create(cx, app, work, Some(template));
+    }
+
+    /// A SparkApplication is created; the webhook admits it (or the API server refuses it,
+    /// with the message returned).
+    pub fn create(cx: &mut impl Cx<Operator>, app: SparkApplication, work: Work, template: Option<usize>) -> Result<AppId, String> {
+        let key = format!("{}/{}", app.namespace(), app.metadata.name);
         let watched = cx.plan().stack.operator.job_namespaces.iter().any(|n| n.is_empty() || n == app.namespace());
         // The SparkApplication webhook covers CREATE on sparkapplications.
         let defaulted = match admission(cx.plan(), cx.store(), APP_WEBHOOK) {
             Admission::Rejected(msg) => {
-                cx.emit(Event::AppRejected { app: key, message: msg });
-                return;
+                cx.emit(Event::AppRejected { app: key, message: msg.clone() });
+                return Err(msg);
             }
             Admission::Mutated => true,
             Admission::Unmutated => false,
         };
         let executors = podspec::initial_executors(&app, defaulted);
         cx.emit(Event::AppCreated { app: key.clone(), executors });
+        let created = cx.now();
         let apps = &mut cx.store_mut().apps;
         let id = AppId(apps.len() as u32);
         apps.push(App {
             key,
             template,
+            created,
+            deleted: false,
             app: Arc::new(app),
             work,
             state: AppState::New,
@@ -196,10 +204,26 @@ impl Operator {
         if watched {
             Self::enqueue(cx, id);
         }
+        Ok(id)
+    }
+
+    /// A SparkApplication is deleted: the operator forgets it and its driver pod is
+    /// garbage-collected (ownerReference), which takes the executors with it.
+    pub fn delete(cx: &mut impl Cx<Operator>, id: AppId) {
+        let a = cx.store_mut().app_mut(id);
+        a.deleted = true;
+        let key = a.key.clone();
+        cx.emit(Event::AppDeleted { app: key });
+        if let Some(pod) = Self::driver_alive(cx, id) {
+            cx.delete_pod(pod, "garbage-collected: owner SparkApplication deleted");
+        }
     }
 
     /// `AddRateLimited`: max(per-item exponential, bucket) before the item is added.
     fn enqueue(cx: &mut impl Cx<Operator>, id: AppId) {
+        if cx.store().app(id).deleted {
+            return;
+        }
         let (base, max) = (cx.timings().workqueue_base_delay.as_ms(), cx.timings().workqueue_max_delay.as_ms());
         let now = cx.now();
         let me = cx.me();
@@ -511,7 +535,7 @@ impl Operator {
         let plan = cx.plan().clone();
         let (me, store, _) = cx.parts();
         let a = &store.apps[id.0 as usize];
-        me.shapes.get(id, a, &plan.templates[a.template].app, SparkRole::Driver, mutated, &mut store.interner)
+        me.shapes.get(id, a, a.template.map(|t| &plan.templates[t].app), SparkRole::Driver, mutated, &mut store.interner)
     }
 
     fn create_driver(cx: &mut impl Cx<Operator>, id: AppId) -> Result<(), String> {
@@ -560,42 +584,53 @@ impl Operator {
         Ok(())
     }
 
-    /// `kubectl patch --type merge` of app specs. A change of anything but `suspend` (or the
-    /// TTL) moves the app to INVALIDATING (the event filter does this, not a reconcile). With
-    /// the webhook down and failurePolicy Fail the update is rejected. Returns the step message.
+    /// `kubectl patch --type merge` of app specs (a patch step). Returns the step message.
     pub fn patch_apps(cx: &mut impl Cx<Operator>, sel: &AppSel, patch: &serde_json::Value) -> String {
-        let ids: Vec<AppId> =
-            (0..cx.store().apps.len()).map(|i| AppId(i as u32)).filter(|id| sel.matches(&cx.store().app(*id).key)).collect();
+        let ids: Vec<AppId> = (0..cx.store().apps.len())
+            .map(|i| AppId(i as u32))
+            .filter(|id| !cx.store().app(*id).deleted && sel.matches(&cx.store().app(*id).key))
+            .collect();
         if let Admission::Rejected(msg) = admission(cx.plan(), cx.store(), APP_WEBHOOK) {
             return sparkrig_model::timeline::patch_rejected(ids.len(), &msg);
         }
         for id in &ids {
-            let a = cx.store().app(*id);
-            let mut json = a.app.to_json();
-            let before = json["spec"].clone();
-            sparkrig_model::scenario::merge_patch(&mut json["spec"], patch);
-            let Ok(app) = serde_json::from_value::<SparkApplication>(json.clone()) else { continue };
-            let strip = |mut v: serde_json::Value| {
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("suspend");
-                    o.remove("timeToLiveSeconds");
-                }
-                v
-            };
-            let invalidates = strip(before) != strip(json["spec"].clone());
-            let a = cx.store_mut().app_mut(*id);
-            a.app = Arc::new(app);
-            a.patched |= invalidates;
-            if !a.watched {
-                continue;
-            }
-            if invalidates && a.state != AppState::Invalidating {
-                Self::set_state(cx, *id, AppState::Invalidating, "spec changed".into());
-            } else {
-                Self::enqueue(cx, *id);
-            }
+            let mut spec = cx.store().app(*id).app.to_json()["spec"].clone();
+            sparkrig_model::scenario::merge_patch(&mut spec, patch);
+            let _ = Self::update(cx, *id, spec);
         }
         sparkrig_model::timeline::patched(ids.len())
+    }
+
+    /// The app's spec is replaced. A change of anything but `suspend` (or the TTL) moves the app
+    /// to INVALIDATING (the event filter does this, not a reconcile). With the webhook down and
+    /// failurePolicy Fail the update is rejected with the API server's message.
+    pub fn update(cx: &mut impl Cx<Operator>, id: AppId, spec: serde_json::Value) -> Result<(), String> {
+        if let Admission::Rejected(msg) = admission(cx.plan(), cx.store(), APP_WEBHOOK) {
+            return Err(msg);
+        }
+        let mut json = cx.store().app(id).app.to_json();
+        let before = std::mem::replace(&mut json["spec"], spec);
+        let app = serde_json::from_value::<SparkApplication>(json.clone()).map_err(|e| format!("spec: {e}"))?;
+        let strip = |mut v: serde_json::Value| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("suspend");
+                o.remove("timeToLiveSeconds");
+            }
+            v
+        };
+        let invalidates = strip(before) != strip(json["spec"].clone());
+        let a = cx.store_mut().app_mut(id);
+        a.app = Arc::new(app);
+        a.patched |= invalidates;
+        if !a.watched {
+            return Ok(());
+        }
+        if invalidates && a.state != AppState::Invalidating {
+            Self::set_state(cx, id, AppState::Invalidating, "spec changed".into());
+        } else {
+            Self::enqueue(cx, id);
+        }
+        Ok(())
     }
 
     /// A driver pod was created, changed phase or started terminating.

@@ -43,16 +43,17 @@ impl Shapes {
         &mut self,
         id: AppId,
         a: &App,
-        template: &sparkrig_model::sparkapp::SparkApplication,
+        template: Option<&sparkrig_model::sparkapp::SparkApplication>,
         role: SparkRole,
         mutated: bool,
         interner: &mut Interner,
     ) -> Result<Shape, String> {
-        let key = (if a.patched { ShapeKey::App(id) } else { ShapeKey::Template(a.template) }, role, mutated);
+        let shared = a.template.filter(|_| !a.patched).zip(template);
+        let key = (shared.map_or(ShapeKey::App(id), |(t, _)| ShapeKey::Template(t)), role, mutated);
         if let Some(s) = self.0.get(&key) {
             return Ok(s.clone());
         }
-        let app = if a.patched { &a.app } else { template };
+        let app = shared.map_or(&*a.app, |(_, t)| t);
         let sub = Submission::generate(app, &[0; 38], EPOCH_MS, mutated);
         let pod = match role {
             SparkRole::Driver => podspec::driver_pod(app, &sub)?,
