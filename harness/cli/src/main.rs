@@ -90,6 +90,10 @@ enum Command {
     /// Check docker (client, and the engine's version and API range), kind, helm, kubectl and
     /// the inotify limits kind needs, with fixes.
     Doctor,
+    /// Serve a scenario's simulated cluster behind a Kubernetes API (kubectl, kube-rs, Spark's
+    /// own client); the kubeconfig is written once it is ready. Ctrl-C (or, without
+    /// --stack-only, the end of the timeline) stops it and prints the verdict.
+    Serve(ServeArgs),
     /// Recompute a verdict from a saved trace.
     Verdict {
         /// Trace (JSON lines) written by `run --trace`.
@@ -145,6 +149,46 @@ struct RunArgs {
 }
 
 #[derive(clap::Args)]
+struct ServeArgs {
+    /// Scenario file (its topology and stack; its workload and steps unless --stack-only).
+    scenario: PathBuf,
+    /// Virtual seconds per wall second (60: a virtual minute per second).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    speed: f64,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    address: std::net::IpAddr,
+    /// Port (0: any free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where to write the kubeconfig (default ./sparkrig-<scenario>.kubeconfig); an existing
+    /// file gets sparkrig's context added, and removed again when the server stops.
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Serve the topology and stack only; clients drive the workload.
+    #[arg(long)]
+    stack_only: bool,
+    /// Write the trace (JSON lines, as it goes).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// HTTPS with a self-signed certificate (its CA goes into the kubeconfig).
+    #[arg(long)]
+    tls: bool,
+    /// Simulator seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1_000_000.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a speed: a number of virtual seconds per wall second, > 0 (e.g. 1, 60)")),
+    }
+}
+
+#[derive(clap::Args)]
 struct BenchArgs {
     /// Scenario file.
     scenario: PathBuf,
@@ -194,6 +238,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { files } => validate(&files),
         Command::Verdict { trace, scenario, out } => verdict(&trace, &scenario, &out),
+        Command::Serve(args) => serve(args),
         Command::Faults => faults(),
         Command::Bench(args) => bench(args),
         Command::KindConfig { topology, kind, output } => match real::kind_config(&topology, &kind, output.as_deref()) {
@@ -265,6 +310,54 @@ fn run(args: RunArgs) -> u8 {
         code = fail(e);
     }
     code
+}
+
+fn serve(args: ServeArgs) -> u8 {
+    let plan = match load_scenario(&args.scenario, args.seed) {
+        Ok(p) => p,
+        Err(d) => return fail_diagnostics(&d),
+    };
+    let opts = sparkrig_serve::Options {
+        speed: args.speed,
+        address: args.address,
+        port: args.port,
+        kubeconfig: args.kubeconfig.clone(),
+        stack_only: args.stack_only,
+        trace: args.trace.clone(),
+        tls: args.tls,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let quiet = args.out.quiet;
+    let served = rt.block_on(async {
+        let stop = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        };
+        sparkrig_serve::serve(&plan, opts, stop, |ready| {
+            if !quiet {
+                eprintln!(
+                    "sparkrig serve {}: {} at {}x ({} of virtual time per second)\n  export KUBECONFIG={}\n  kubectl --context {} get nodes",
+                    plan.name,
+                    ready.url,
+                    args.speed,
+                    Dur::ms((args.speed * 1000.0) as u64),
+                    ready.kubeconfig.display(),
+                    ready.context
+                );
+            }
+        })
+        .await
+    });
+    match served {
+        Ok(s) => report_verdict(&s.verdict, &args.out),
+        Err(e) => fail(e),
+    }
 }
 
 fn fail_diagnostics(d: &sparkrig_model::source::Diagnostics) -> u8 {

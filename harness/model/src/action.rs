@@ -14,12 +14,12 @@ pub enum Action {
         /// The SparkApplication.
         app: serde_json::Value,
     },
-    /// Replace a SparkApplication's spec (apply, update or patch).
+    /// Replace a SparkApplication (apply, update or patch): its labels, annotations and spec.
     UpdateApp {
         /// `namespace/name`.
         app: String,
-        /// The new spec.
-        spec: serde_json::Value,
+        /// The new object.
+        object: serde_json::Value,
     },
     /// Delete a SparkApplication (its driver pod is garbage-collected).
     DeleteApp {

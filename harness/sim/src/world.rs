@@ -249,9 +249,9 @@ impl Simulation {
                 let work = default_work(&app);
                 Operator::create(self, app, work, None).map(|_| String::new())
             }
-            Action::UpdateApp { app: key, spec } => {
+            Action::UpdateApp { app: key, object } => {
                 let id = app(self, &key)?;
-                Operator::update(self, id, spec).map(|()| String::new())
+                Operator::update(self, id, object).map(|()| String::new())
             }
             Action::DeleteApp { app: key } => {
                 let id = app(self, &key)?;
@@ -300,6 +300,17 @@ impl Simulation {
     pub fn run(&mut self, sink: &mut dyn Sink) -> RunSummary {
         while self.step(sink).is_some() {}
         self.finish(sink)
+    }
+
+    /// Stops the run from outside (Ctrl-C, SIGTERM): the step in progress fails with `message`
+    /// and the run ends with `reason`; [`Simulation::finish`] then heals and closes it.
+    pub fn interrupt(&mut self, message: &str, reason: &str, sink: &mut dyn Sink) {
+        if !self.open_ended {
+            let fx = self.timeline.interrupt(message, reason.to_string());
+            self.apply_effects(fx);
+        }
+        self.stop(reason.to_string());
+        self.flush(sink);
     }
 
     /// Ends the run: every fault still active is healed (even when a step failed), and the

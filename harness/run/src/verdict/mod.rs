@@ -140,7 +140,7 @@ impl Tally {
 }
 
 /// One expectation, judged as the trace goes by.
-pub trait Check {
+pub trait Check: Send {
     /// An app changes state; `facts.view` still holds the state before.
     fn app_state(&mut self, _t: Time, _app: &str, _prev: AppState, _state: AppState, _message: &str, _tally: &mut Tally) {}
     /// A record, after the view applied it.
@@ -214,6 +214,9 @@ pub struct Evaluator {
     nodes_added: usize,
     /// Per-pod latency samples (app figures are derived at the end).
     samples: Samples,
+    /// Judge every app the trace shows (apps created by clients of `sparkrig serve`), not
+    /// only the scenario's.
+    open: bool,
 }
 
 impl Evaluator {
@@ -244,11 +247,23 @@ impl Evaluator {
             pods_created: 0,
             nodes_added: 0,
             samples: Samples::new(),
+            open: false,
         }
+    }
+
+    /// An evaluator whose app expectations cover every app the trace shows: for a cluster whose
+    /// workload its clients bring (`sparkrig serve --stack-only`).
+    pub fn open(plan: &Scenario) -> Evaluator {
+        Evaluator { open: true, ..Evaluator::with(&plan.name, BTreeSet::new(), &plan.expectations) }
     }
 
     fn on_record(&mut self, rec: &Record) {
         let facts = &mut self.facts;
+        if self.open
+            && let Event::AppCreated { app, .. } | Event::AppRejected { app, .. } = &rec.event
+        {
+            facts.plan_apps.insert(app.clone());
+        }
         if let Event::AppState { app, state, message, submission_attempts, execution_attempts } = &rec.event {
             let prev = facts.view.apps.get(app).map_or(AppState::New, |a| a.state);
             for e in &mut self.checks {

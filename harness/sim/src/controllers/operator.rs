@@ -594,22 +594,26 @@ impl Operator {
             return sparkrig_model::timeline::patch_rejected(ids.len(), &msg);
         }
         for id in &ids {
-            let mut spec = cx.store().app(*id).app.to_json()["spec"].clone();
-            sparkrig_model::scenario::merge_patch(&mut spec, patch);
-            let _ = Self::update(cx, *id, spec);
+            let mut object = cx.store().app(*id).app.to_json();
+            sparkrig_model::scenario::merge_patch(&mut object["spec"], patch);
+            let _ = Self::update(cx, *id, object);
         }
         sparkrig_model::timeline::patched(ids.len())
     }
 
-    /// The app's spec is replaced. A change of anything but `suspend` (or the TTL) moves the app
-    /// to INVALIDATING (the event filter does this, not a reconcile). With the webhook down and
-    /// failurePolicy Fail the update is rejected with the API server's message.
-    pub fn update(cx: &mut impl Cx<Operator>, id: AppId, spec: serde_json::Value) -> Result<(), String> {
+    /// The app is replaced (labels, annotations, spec; its name and namespace stay). A change
+    /// of the spec beyond `suspend` (or the TTL) moves the app to INVALIDATING (the event filter
+    /// does this, not a reconcile). With the webhook down and failurePolicy Fail the update is
+    /// rejected with the API server's message.
+    pub fn update(cx: &mut impl Cx<Operator>, id: AppId, object: serde_json::Value) -> Result<(), String> {
         if let Admission::Rejected(msg) = admission(cx.plan(), cx.store(), APP_WEBHOOK) {
             return Err(msg);
         }
-        let mut json = cx.store().app(id).app.to_json();
-        let before = std::mem::replace(&mut json["spec"], spec);
+        let current = cx.store().app(id).app.to_json();
+        let before = current["spec"].clone();
+        let mut json = object;
+        json["metadata"]["name"] = current["metadata"]["name"].clone();
+        json["metadata"]["namespace"] = current["metadata"]["namespace"].clone();
         let app = serde_json::from_value::<SparkApplication>(json.clone()).map_err(|e| format!("spec: {e}"))?;
         let strip = |mut v: serde_json::Value| {
             if let Some(o) = v.as_object_mut() {
