@@ -220,6 +220,7 @@ impl Simulation {
     /// Processes every event due at or before `t`, then moves time to `t` (for a driver in
     /// scaled real time). Stops early when the run ends.
     pub fn run_until(&mut self, t: Time, sink: &mut dyn Sink) {
+        self.flush(sink);
         while self.done.is_none() && self.k.next_at().is_some_and(|n| n <= t) {
             self.step(sink);
         }
