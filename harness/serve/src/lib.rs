@@ -192,3 +192,33 @@ pub async fn serve(plan: &Scenario, opts: Options, stop: impl Future<Output = ()
     let verdict = std::mem::replace(&mut *evaluator.lock().unwrap_or_else(|p| p.into_inner()), Evaluator::new(plan)).finish();
     Ok(Served { verdict, info })
 }
+
+/// Re-runs a served session from its trace: the same scenario and seed, with every write the
+/// trace records (`api_write`) applied at its virtual instant, and the run stopped where the
+/// trace stops. The simulation being deterministic, the replayed trace is the served one, byte
+/// for byte — an interactive session can be rerun, or bisected, offline.
+pub fn replay(plan: &Scenario, stack_only: bool, trace: &[Record]) -> Result<Vec<Record>, sparkrig_sim::SimError> {
+    use sparkrig_model::trace::Event;
+    let mut sim = if stack_only { Simulation::open_ended(plan)? } else { Simulation::new(plan)? };
+    let mut out: Vec<Record> = Vec::new();
+    let mut sink = |r: &Record| out.push(r.clone());
+    let mut ended = None;
+    for rec in trace {
+        match &rec.event {
+            Event::ApiWrite { action, by } => {
+                sim.run_until(rec.t, &mut sink);
+                let _ = sim.apply(action.clone(), by, &mut sink);
+            }
+            Event::RunEnded { reason } => ended = Some((rec.t, reason.clone())),
+            _ => {}
+        }
+    }
+    if let Some((t, reason)) = ended {
+        sim.run_until(t, &mut sink);
+        if reason == "interrupted" {
+            sim.interrupt("interrupted (Ctrl-C or SIGTERM)", "interrupted", &mut sink);
+        }
+    }
+    sim.finish(&mut sink);
+    Ok(out)
+}
