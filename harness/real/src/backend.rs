@@ -287,6 +287,15 @@ async fn diagnose(target: &Target, verdict: &Verdict, dir: &Path) -> Vec<PathBuf
     files
 }
 
+/// The speed of a `sparkrig serve` cluster's virtual clock (None on a real cluster, which has
+/// no `/sparkrig/v1/clock`).
+pub async fn virtual_clock(client: &Client) -> Option<f64> {
+    let req = http::Request::get("/sparkrig/v1/clock").body(Vec::new()).ok()?;
+    let text = client.request_text(req).await.ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["speed"].as_f64().filter(|s| s.is_finite() && *s > 0.0)
+}
+
 /// One watch event; boxed, since the objects are large and differ in size.
 enum Obs {
     Pod(Box<watcher::Event<Pod>>),
@@ -320,6 +329,10 @@ struct Run<'a> {
     client: Client,
     sink: &'a mut dyn Sink,
     start: Instant,
+    /// Virtual seconds per wall second: 1 on a real cluster, the server's factor on
+    /// `sparkrig serve` (discovered from its clock), so that trace times, sleeps, waits and
+    /// arrivals follow the simulated cluster's time.
+    speed: f64,
     view: TraceView,
     translator: Translator,
     exec: Executor,
@@ -349,6 +362,7 @@ impl<'a> Run<'a> {
             client,
             sink,
             start: Instant::now(),
+            speed: 1.0,
             view: TraceView::current_only(),
             translator: Translator::new(&s.topology.group_label, interruptible),
             exec,
@@ -364,12 +378,12 @@ impl<'a> Run<'a> {
     }
 
     fn now(&self) -> Time {
-        Time(self.start.elapsed().as_millis() as u64)
+        Time((self.start.elapsed().as_secs_f64() * 1000.0 * self.speed) as u64)
     }
 
     /// The wall-clock instant of a trace time.
     fn wall(&self, t: Time) -> Instant {
-        self.start + Duration::from_millis(t.as_ms())
+        self.start + Duration::from_secs_f64(t.as_ms() as f64 / 1000.0 / self.speed)
     }
 
     fn emit(&mut self, event: Event) {
@@ -387,6 +401,10 @@ impl<'a> Run<'a> {
 
     async fn go(&mut self) -> Result<RunInfo, BackendError> {
         self.clear_previous_apps().await.map_err(backend_err)?;
+        self.speed = virtual_clock(&self.client).await.unwrap_or(1.0);
+        if self.speed != 1.0 {
+            self.say(&format!("the cluster is sparkrig serve's simulation at {}x: following its clock", self.speed));
+        }
         // Time zero is when the scenario starts, after the preparation above.
         self.start = Instant::now();
         self.emit(Event::RunStarted { scenario: self.s.name.clone(), backend: self.backend.into(), seed: None });
