@@ -29,7 +29,13 @@ impl Serve {
         let kc = kubeconfig.display().to_string();
         let mut args = vec!["serve", scenario, "--speed", "60", "--quiet", "--kubeconfig", &kc];
         args.extend_from_slice(extra);
-        let child = Command::new(env!("CARGO_BIN_EXE_sparkrig")).args(&args).current_dir(ROOT).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("serve");
+        let child = Command::new(env!("CARGO_BIN_EXE_sparkrig"))
+            .args(&args)
+            .current_dir(ROOT)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
         while !kubeconfig.exists() {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -44,7 +50,8 @@ impl Serve {
     fn cpu(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
         ticks / 100.0
     }
 }
@@ -134,9 +141,7 @@ fn watch_latency() {
     samples.sort();
     println!(
         "write → watch event on the wire (kubectl watch, 200 changes): p50 {:.1?}, p99 {:.1?}, max {:.1?} (target < 50ms)",
-        samples[99],
-        samples[197],
-        samples[199]
+        samples[99], samples[197], samples[199]
     );
 }
 

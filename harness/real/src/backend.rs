@@ -333,6 +333,8 @@ struct Run<'a> {
     /// `sparkrig serve` (discovered from its clock), so that trace times, sleeps, waits and
     /// arrivals follow the simulated cluster's time.
     speed: f64,
+    /// The cluster is `sparkrig serve`'s simulation.
+    simulated: bool,
     view: TraceView,
     translator: Translator,
     exec: Executor,
@@ -363,6 +365,7 @@ impl<'a> Run<'a> {
             sink,
             start: Instant::now(),
             speed: 1.0,
+            simulated: false,
             view: TraceView::current_only(),
             translator: Translator::new(&s.topology.group_label, interruptible),
             exec,
@@ -401,8 +404,8 @@ impl<'a> Run<'a> {
 
     async fn go(&mut self) -> Result<RunInfo, BackendError> {
         self.clear_previous_apps().await.map_err(backend_err)?;
-        self.speed = virtual_clock(&self.client).await.unwrap_or(1.0);
-        if self.speed != 1.0 {
+        if let Some(speed) = virtual_clock(&self.client).await {
+            (self.speed, self.simulated) = (speed, true);
             self.say(&format!("the cluster is sparkrig serve's simulation at {}x: following its clock", self.speed));
         }
         // Time zero is when the scenario starts, after the preparation above.
@@ -579,6 +582,11 @@ impl<'a> Run<'a> {
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &spark_application_resource());
         let mut json = app.to_json();
         json["metadata"]["labels"][crate::OWNER_LABEL] = "app".into();
+        if self.simulated {
+            // sparkrig serve simulates the app's work as the scenario says.
+            let work = sparkrig_model::scenario::work_annotation(&self.s.templates[template].work);
+            json["metadata"]["annotations"][sparkrig_model::scenario::WORK_ANNOTATION] = work.into();
+        }
         let obj: DynamicObject = match serde_json::from_value(json) {
             Ok(o) => o,
             Err(e) => return self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),

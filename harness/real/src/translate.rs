@@ -235,13 +235,17 @@ impl Translator {
         out
     }
 
-    /// A pod object is gone.
+    /// A pod object is gone. Its last state may show what no earlier event did (a watch that
+    /// relisted, or a pod that ended and was deleted between two observations): that comes
+    /// first.
     pub fn pod_deleted(&mut self, pod: &Pod) -> Vec<Event> {
         let k = key(pod.metadata.namespace.as_ref(), pod.metadata.name.as_ref());
         match self.pods.get(&k) {
             Some(s) if Some(&s.uid) == pod.metadata.uid.as_ref() || pod.metadata.uid.is_none() => {
+                let mut out = self.pod(pod);
                 self.pods.remove(&k);
-                vec![Event::PodDeleted { pod: k, reason: "pod object deleted".into() }]
+                out.push(Event::PodDeleted { pod: k, reason: "pod object deleted".into() });
+                out
             }
             _ => vec![],
         }

@@ -77,6 +77,8 @@ struct Dirty {
     pods: BTreeSet<String>,
     nodes: BTreeSet<String>,
     apps: BTreeSet<String>,
+    /// Something happened: Deployments and the operator's Lease may have changed.
+    platform: bool,
 }
 
 /// The simulation and its objects.
@@ -200,7 +202,18 @@ impl Cluster {
 
     fn absorb(&mut self, records: Vec<Record>) {
         for rec in &records {
+            // A pod deleted within this advance: its last state (terminated, with its exit code
+            // and message) is published before the deletion, as a kubelet's status write
+            // precedes the object's removal.
+            if let Event::PodDeleted { pod, .. } = &rec.event {
+                self.publish_end(pod, rec.t);
+            }
             self.view.apply(rec);
+            // Every state transition of an app is its own version: the operator writes status
+            // at each one, and watchers (the kube backend's legal-transitions check) see them all.
+            if let Event::AppState { app, state, message, submission_attempts, execution_attempts } = &rec.event {
+                self.publish_state(app, state.as_str(), message, *submission_attempts, *execution_attempts, rec.t);
+            }
             for s in &mut self.sinks {
                 s.record(rec);
             }
@@ -208,9 +221,49 @@ impl Cluster {
         }
     }
 
+    /// Publishes a pod's terminal status (from the trace) on its object, if the object does not
+    /// show it yet.
+    fn publish_end(&mut self, key: &str, t: Time) {
+        let Some((_, phase, code, reason, message)) = self.view.pods.get(key).and_then(|p| p.ended.clone()) else { return };
+        let (ns, name) = split(key);
+        let pods = index("", "pods");
+        let Some(obj) = self.objects.get(pods, ns, name) else { return };
+        if obj["status"]["containerStatuses"][0]["state"]["terminated"].is_object() {
+            return;
+        }
+        let mut obj = (**obj).clone();
+        let ts = self.clock.timestamp(t);
+        obj["status"]["phase"] = if phase == sparkrig_model::trace::PodPhase::Succeeded { "Succeeded" } else { "Failed" }.into();
+        let started = obj["status"]["containerStatuses"][0]["state"]["running"]["startedAt"].clone();
+        let mut terminated = json!({"exitCode": code.unwrap_or(137), "reason": reason.to_string(), "startedAt": started, "finishedAt": ts});
+        if !message.is_empty() {
+            terminated["message"] = message.to_string().into();
+        }
+        if obj["status"]["containerStatuses"].is_array() {
+            obj["status"]["containerStatuses"][0]["state"] = json!({"terminated": terminated});
+            obj["status"]["containerStatuses"][0]["ready"] = false.into();
+        }
+        self.objects.put(pods, obj, &ts);
+    }
+
+    /// Publishes an app's new state on its object at once.
+    fn publish_state(&mut self, key: &str, state: &str, message: &str, submissions: u32, executions: u32, t: Time) {
+        let (ns, name) = split(key);
+        let apps = index("sparkoperator.k8s.io", "sparkapplications");
+        let Some(obj) = self.objects.get(apps, ns, name) else { return };
+        let mut obj = (**obj).clone();
+        obj["status"]["applicationState"] =
+            if message.is_empty() { json!({"state": state}) } else { json!({"state": state, "errorMessage": message}) };
+        obj["status"]["submissionAttempts"] = submissions.into();
+        obj["status"]["executionAttempts"] = executions.into();
+        let ts = self.clock.timestamp(t);
+        self.objects.put(apps, obj, &ts);
+    }
+
     /// What a record changes: objects to re-render, Events, log lines.
     fn note(&mut self, rec: &Record) {
         let t = rec.t;
+        self.dirty.platform = true;
         match &rec.event {
             Event::PodCreated { pod, .. } => {
                 self.dirty.pods.insert(pod.clone());
@@ -509,18 +562,20 @@ impl Cluster {
                 }
             }
         }
-        self.generations.resize(store.deployments.len(), (u32::MAX, 0));
-        for c in 0..store.deployments.len() {
-            let replicas = store.deployments[c].replicas;
-            let g = &mut self.generations[c];
-            if g.0 != replicas {
-                *g = (replicas, g.1 + 1);
-            }
-            self.objects.put(index("apps", "deployments"), render::deployment(&cx, c, g.1), &ts);
-            self.objects.put(index("apps", "replicasets"), render::replicaset(&cx, c), &ts);
-        }
         let leases = index("coordination.k8s.io", "leases");
-        self.objects.put(leases, render::operator_lease(&cx), &ts);
+        if dirty.platform {
+            self.generations.resize(store.deployments.len(), (u32::MAX, 0));
+            for c in 0..store.deployments.len() {
+                let replicas = store.deployments[c].replicas;
+                let g = &mut self.generations[c];
+                if g.0 != replicas {
+                    *g = (replicas, g.1 + 1);
+                }
+                self.objects.put(index("apps", "deployments"), render::deployment(&cx, c, g.1), &ts);
+                self.objects.put(index("apps", "replicasets"), render::replicaset(&cx, c), &ts);
+            }
+            self.objects.put(leases, render::operator_lease(&cx), &ts);
+        }
         if now.as_ms() / 10_000 != self.leases_at {
             self.leases_at = now.as_ms() / 10_000;
             for n in 0..store.nodes.len() {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use rand_chacha::ChaCha8Rng;
 use sparkrig_model::action::Action;
 use sparkrig_model::kube::Toleration;
-use sparkrig_model::scenario::{Scenario, default_work};
+use sparkrig_model::scenario::{Scenario, work_of};
 use sparkrig_model::sparkapp::SparkApplication;
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::timeline::{Effect, Timeline, max_duration_reached};
@@ -247,7 +247,7 @@ impl Simulation {
         match action {
             Action::CreateApp { app } => {
                 let app: SparkApplication = serde_json::from_value(app).map_err(|e| e.to_string())?;
-                let work = default_work(&app);
+                let work = work_of(&app);
                 Operator::create(self, app, work, None).map(|_| String::new())
             }
             Action::UpdateApp { app: key, object } => {

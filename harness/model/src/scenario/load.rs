@@ -54,6 +54,30 @@ impl Files for MemFiles {
     }
 }
 
+/// The annotation that carries an app's simulated work through the Kubernetes API (to
+/// `sparkrig serve`): `tasks=300,taskDuration=2s`.
+pub const WORK_ANNOTATION: &str = "sparkrig.io/work";
+
+/// The annotation's value for a work.
+pub fn work_annotation(w: &Work) -> String {
+    format!("tasks={},taskDuration={}", w.tasks, w.task_duration)
+}
+
+/// The work an app carries in its annotation, else [`default_work`].
+pub fn work_of(app: &crate::sparkapp::SparkApplication) -> Work {
+    let default = default_work(app);
+    let Some(text) = app.metadata.annotations.get(WORK_ANNOTATION) else { return default };
+    let mut w = default;
+    for part in text.split(',') {
+        match part.split_once('=') {
+            Some(("tasks", n)) => w.tasks = n.trim().parse().unwrap_or(w.tasks).max(1),
+            Some(("taskDuration", d)) => w.task_duration = Dur::parse(d).unwrap_or(w.task_duration),
+            _ => {}
+        }
+    }
+    w
+}
+
 /// The work an app represents when nothing says otherwise: 20 one-second tasks per executor
 /// core it asks for.
 pub fn default_work(app: &crate::sparkapp::SparkApplication) -> Work {

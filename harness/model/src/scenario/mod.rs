@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use load::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, default_work, load, load_str, merge_patch};
+pub use load::{
+    DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, WORK_ANNOTATION, default_work, load, load_str, merge_patch, work_annotation,
+    work_of,
+};
 pub use raw::{Expander, FailurePolicy};
 pub use select::{AppSel, PodSel, glob_match};
 
