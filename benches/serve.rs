@@ -138,6 +138,7 @@ fn watch_latency() {
         assert_eq!(got, n.to_string());
     }
     let _ = watch.kill();
+    let _ = watch.wait();
     samples.sort();
     println!(
         "write → watch event on the wire (kubectl watch, 200 changes): p50 {:.1?}, p99 {:.1?}, max {:.1?} (target < 50ms)",
