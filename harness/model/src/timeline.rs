@@ -86,6 +86,9 @@ pub enum Effect {
     Finish(String),
 }
 
+/// The reason a run stops when its last step is done.
+pub const TIMELINE_COMPLETE: &str = "timeline complete";
+
 /// The reason a run stops at its `maxDuration`.
 pub fn max_duration_reached(d: Dur) -> String {
     format!("maxDuration {d} reached")
@@ -287,7 +290,7 @@ impl Timeline {
         if i + 1 < self.steps.len() {
             self.start_step(i + 1, view, fx);
         } else {
-            self.finish("timeline complete".into(), fx);
+            self.finish(TIMELINE_COMPLETE.into(), fx);
         }
     }
 }

@@ -18,7 +18,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use sparkrig_model::faults::{FaultKind, FaultSpec};
 use sparkrig_model::scenario::{Scenario, Step};
 use sparkrig_model::time::{Dur, Time};
-use sparkrig_model::timeline::{Effect, Timeline, Timer, max_duration_reached, patch_rejected, patched};
+use sparkrig_model::timeline::{Effect, TIMELINE_COMPLETE, Timeline, Timer, max_duration_reached, patch_rejected, patched};
 use sparkrig_model::trace::{Event, Record, Sink, TraceView};
 use sparkrig_run::backend::{Backend, BackendError, RunInfo};
 use sparkrig_run::verdict::Verdict;
@@ -37,6 +37,10 @@ pub const SPARK_APPLICATION_CRD: &str = "sparkapplications.sparkoperator.k8s.io"
 
 /// Pods worth saving logs for, at most.
 const DIAGNOSED_PODS: usize = 20;
+
+/// How long, after the apps reached their states, their pods' last changes are waited for
+/// (sparkrig's own bound: a pod's watch event trails its app's by a watch round trip).
+const SETTLE: Dur = Dur::secs(30);
 
 fn spark_application_resource() -> ApiResource {
     let gvk = GroupVersionKind::gvk("sparkoperator.k8s.io", "v1beta2", "SparkApplication");
@@ -449,6 +453,9 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        if self.ended.as_deref() == Some(TIMELINE_COMPLETE) {
+            self.settle(&mut watch).await;
+        }
         let ids: Vec<String> = self.active.keys().cloned().collect();
         for id in ids {
             self.heal(&id).await;
@@ -456,6 +463,26 @@ impl<'a> Run<'a> {
         let reason = self.ended.clone().unwrap_or_default();
         self.emit(Event::RunEnded { reason: reason.clone() });
         Ok(RunInfo { end: self.now(), reason, stats: vec![("records", self.records)] })
+    }
+
+    /// The timeline completed: the apps reached their states. Their pods' last changes (the
+    /// driver's exit, executors killed as it ends) travel on other watch streams and may still
+    /// be on their way, so they are read for up to [`SETTLE`] (on the cluster's clock), until
+    /// every Spark pod seen has ended or is gone.
+    async fn settle(&mut self, watch: &mut (impl Stream<Item = Obs> + Unpin)) {
+        let until = self.now() + SETTLE;
+        while self.view.pods.values().any(|p| p.role.is_some() && p.ended.is_none() && p.deleted.is_none()) {
+            tokio::select! {
+                obs = watch.next() => match obs {
+                    Some(o) => self.observe(o).await,
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(self.wall(until).into()) => {
+                    self.say("some Spark pods had not ended when the apps had; not waiting longer for them");
+                    return;
+                }
+            }
+        }
     }
 
     /// Carries out the timeline's effects in order; an action's outcome feeds the timeline at
