@@ -99,6 +99,20 @@ fn read_trace(p: &Path) -> Vec<Record> {
     std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// `pi-0a1b2c3d4e5f6a7b-exec-3` → `pi-exec-3`: executor name prefixes carry random ids.
+fn normal(pod: &str) -> String {
+    match pod.rsplit_once("-exec-") {
+        Some((head, n)) => {
+            let app = head
+                .rsplit_once('-')
+                .filter(|(_, hex)| hex.len() == 16 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+                .map_or(head, |(a, _)| a);
+            format!("{app}-exec-{n}")
+        }
+        None => pod.to_string(),
+    }
+}
+
 /// How a Spark pod fared: the nodegroups it was bound to, how it ended.
 #[derive(Debug, Default, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Fate {
@@ -119,7 +133,8 @@ struct Summary {
     /// Spark numbers an executor when it asks for it, so a creation the API server rejects
     /// still uses a number (ExecutorPodsAllocator), and how many were rejected depends on the
     /// instant a fault is healed, which the two runs share only within [`END_TOLERANCE_MS`].
-    executors: BTreeMap<String, Vec<Fate>>,
+    /// Each with its pod's (normalised) name, for the messages.
+    executors: BTreeMap<String, Vec<(Fate, String)>>,
 }
 
 /// `ns/app-driver` of app `ns/app` → `driver`; executor ids do not matter (see [`Summary`]).
@@ -167,7 +182,7 @@ fn summarise(trace: &[Record]) -> Summary {
     }
     for (pod, (app, executor, fate)) in pods {
         if executor {
-            s.executors.entry(app).or_default().push(fate);
+            s.executors.entry(app).or_default().push((fate, normal(&pod)));
         } else {
             s.drivers.entry(app.clone()).or_default().insert(suffix(&pod, &app).to_string(), fate);
         }
@@ -209,7 +224,7 @@ fn interchange(mut s: Summary) -> Summary {
     s.drivers = rekey(s.drivers, &rename);
     // Their executors are asked for at nearly the same instants too, and which lands on which
     // node is the same race: the family's executors are compared as one multiset.
-    let mut executors: BTreeMap<String, Vec<Fate>> = BTreeMap::new();
+    let mut executors: BTreeMap<String, Vec<(Fate, String)>> = BTreeMap::new();
     for (app, fates) in std::mem::take(&mut s.executors) {
         let key = match rename.get(&app) {
             Some(r) => format!("{}-*", r.rsplit_once("-#").map_or(r.as_str(), |(f, _)| f)),
@@ -265,10 +280,27 @@ fn differences(sim: &Summary, kube: &Summary) -> Vec<String> {
     let no = Vec::new();
     for app in sim.executors.keys().chain(kube.executors.keys().filter(|a| !sim.executors.contains_key(*a))) {
         let (a, b) = (sim.executors.get(app).unwrap_or(&no), kube.executors.get(app).unwrap_or(&no));
-        if a != b {
-            let show = |v: &Vec<Fate>| v.iter().map(|f| format!("on {:?} ending {:?}", f.groups, f.endings)).collect::<Vec<_>>();
-            out.push(format!("app {app}: {} executors {:?} on the simulator, {} {:?} through the API", a.len(), show(a), b.len(), show(b)));
+        // What is left of each side once equal fates are paired off, named by pod.
+        let mut left: Vec<&(Fate, String)> = a.iter().collect();
+        let mut right: Vec<&(Fate, String)> = Vec::new();
+        for x in b {
+            match left.iter().position(|y| y.0 == x.0) {
+                Some(i) => {
+                    left.remove(i);
+                }
+                None => right.push(x),
+            }
         }
+        if left.is_empty() && right.is_empty() {
+            continue;
+        }
+        let show = |v: &[&(Fate, String)]| {
+            if v.is_empty() {
+                return "none".to_string();
+            }
+            v.iter().map(|(f, pod)| format!("{pod} on {:?} ending {:?}", f.groups, f.endings)).collect::<Vec<_>>().join(", ")
+        };
+        out.push(format!("app {app}: executors only on the simulator: {}; only through the API: {}", show(&left), show(&right)));
     }
     out
 }
@@ -421,7 +453,7 @@ fn the_translation_is_checked_pod_by_pod() {
     assert_eq!(
         differences(&sim, &kube),
         [
-            "app default/a: 1 executors [\"on [] ending [\\\"Failed 1\\\"]\"] on the simulator, 1 [\"on [] ending [\\\"Failed -\\\"]\"] through the API"
+            "app default/a: executors only on the simulator: default/a-exec-1 on [] ending [\"Failed 1\"]; only through the API: default/a-exec-1 on [] ending [\"Failed -\"]"
         ]
     );
     // Executor numbers may differ (rejected creations use numbers); the executors may not.
