@@ -101,6 +101,8 @@ pub struct Cluster {
     logs: BTreeMap<String, Vec<String>>,
     /// When node Leases were last renewed (every 10 s of virtual time).
     leases_at: u64,
+    /// Pods clients created, as they wrote them (rendered from this, with the cluster's status).
+    client_pods: BTreeMap<String, Value>,
     /// The run has ended (its timeline completed).
     pub ended: bool,
     /// Why it ended (its last record).
@@ -122,6 +124,7 @@ impl Cluster {
             event_seq: 0,
             logs: BTreeMap::new(),
             leases_at: u64::MAX,
+            client_pods: BTreeMap::new(),
             ended: false,
             reason: String::new(),
         };
@@ -188,8 +191,20 @@ impl Cluster {
         if self.ended {
             return Err("the scenario's run has ended; the cluster no longer changes".into());
         }
+        let written = match &action {
+            Action::CreatePod { pod } => Some(pod.clone()),
+            _ => None,
+        };
         let mut out = Collect::default();
         let result = self.sim.apply(action, by, &mut out);
+        if let (Some(pod), Ok(_)) = (written, &result) {
+            let key = format!(
+                "{}/{}",
+                pod["metadata"]["namespace"].as_str().unwrap_or("default"),
+                pod["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            self.client_pods.insert(key, pod);
+        }
         self.absorb(out.0);
         self.refresh();
         result
@@ -521,7 +536,7 @@ impl Cluster {
         let plan = self.sim.plan().clone();
         let dirty = std::mem::take(&mut self.dirty);
         let store = self.sim.store();
-        let cx = render::Cx { store, view: &self.view, plan: &plan, clock: &self.clock };
+        let cx = render::Cx { store, view: &self.view, plan: &plan, clock: &self.clock, client_pods: &self.client_pods };
         let (pods, nodes, apps) = (index("", "pods"), index("", "nodes"), index("sparkoperator.k8s.io", "sparkapplications"));
         let mut collect: Vec<String> = Vec::new();
         for key in &dirty.pods {
