@@ -180,7 +180,7 @@ fn backend_name(b: BackendKind) -> &'static str {
 /// The line printed as a scenario finishes.
 fn line(r: &CaseResult, width: usize, color: bool) -> String {
     let name = format!("{:<width$}", r.case.name);
-    let wall = format!("{:.2}s", r.wall.as_secs_f64());
+    let wall = if r.wall.as_millis() < 1000 { format!("{} ms", r.wall.as_millis()) } else { format!("{:.2}s", r.wall.as_secs_f64()) };
     match (r.status, &r.verdict) {
         (Status::Passed, Some(v)) => format!(
             "{}  {name}  {} checks held, {} of scenario time, {wall}",

@@ -589,7 +589,7 @@ fn nodes_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &L
         );
         let _ = write!(
             svg,
-            "<text class=\"key\" x=\"8\" y=\"{}\" fill=\"{color}\">&#9632; {} (peak {peak})</text>",
+            "<text class=\"key\" x=\"8\" y=\"{}\" style=\"fill:{color}\">&#9632; {} (peak {peak})</text>",
             n(lane.top + 42.0 + 13.0 * i as f64),
             esc(g)
         );
@@ -828,8 +828,8 @@ svg .grid{stroke:#eee}svg .base{stroke:#bdbdbd}svg .tick{fill:#757575;text-ancho
 svg .lane{font-weight:bold;fill:#333}svg .sub,svg .key{fill:#757575}svg .key{font-size:10.5px}\
 svg .step{stroke:#fff;stroke-width:1}svg .step.even{fill:#cfd8dc}svg .step.odd{fill:#b0bec5}svg .step.failed{fill:#ef9a9a;stroke:#c62828}\
 svg .fault{fill:#e53935;opacity:.85}svg .fault-band{fill:#e53935;opacity:.07}svg .fault-label{fill:#fff;font-size:10px;pointer-events:none}\
-svg .nodes{fill:none;stroke-width:1.6}svg .running{fill:#43a047;fill-opacity:.35;stroke:#2e7d32}\
-svg .pending{fill:#fb8c00;fill-opacity:.45;stroke:#ef6c00}svg .key.running{fill:#2e7d32}svg .key.pending{fill:#ef6c00}\
+svg .nodes{fill:none;stroke-width:1.6}svg path.running{fill:#43a047;fill-opacity:.35;stroke:#2e7d32}\
+svg path.pending{fill:#fb8c00;fill-opacity:.45;stroke:#ef6c00}svg .key.running{fill:#2e7d32}svg .key.pending{fill:#ef6c00}\
 svg .as-up{fill:#1565c0}svg .as-down{fill:#8d6e63}svg .app-name{text-anchor:end;fill:#424242;font-size:10px}\
 svg .rej{fill:#c62828;font-size:10px}svg .app:hover rect{stroke:#000;stroke-width:.6}\
 svg .failure line{stroke:#c62828;stroke-width:1.2;stroke-dasharray:4 3}svg .failure circle{fill:#c62828}\
