@@ -21,7 +21,7 @@ fn digest(scenario: &std::path::Path, seed: u64) -> String {
     let mut w = JsonlWriter::new(Vec::new());
     runner::run(&plan, &mut SimBackend, None, Some(&mut w)).expect("the scenario runs");
     let bytes = w.finish().expect("in memory");
-    format!("{:x}", Sha256::digest(&bytes))
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

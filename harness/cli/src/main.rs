@@ -2,6 +2,7 @@
 //! (0 every expectation held, 1 one failed, 2 bad input or harness failure).
 
 mod real;
+mod suite;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run a scenario and judge it.
     Run(RunArgs),
+    /// Run scenarios as a suite (files, or folders searched for scenarios), in parallel: a line
+    /// per scenario as it finishes, failures with evidence and a replay command, one JUnit file.
+    Test(suite::TestArgs),
     /// Check scenario files (and the topologies and manifests they reference) without running.
     Validate {
         /// Scenario files.
@@ -102,6 +106,9 @@ enum Command {
         scenario: PathBuf,
         #[command(flatten)]
         out: OutputArgs,
+        /// Write an HTML report (verdict and timeline, one self-contained file).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
 }
 
@@ -142,6 +149,9 @@ struct RunArgs {
     /// Write the trace (JSON lines).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Write an HTML report (verdict and timeline, one self-contained file).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -236,8 +246,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run(args),
+        Command::Test(args) => suite::test(args),
         Command::Validate { files } => validate(&files),
-        Command::Verdict { trace, scenario, out } => verdict(&trace, &scenario, &out),
+        Command::Verdict { trace, scenario, out, html } => verdict(&trace, &scenario, &out, html.as_deref()),
         Command::Serve(args) => serve(args),
         Command::Faults => faults(),
         Command::Bench(args) => bench(args),
@@ -293,7 +304,9 @@ fn run(args: RunArgs) -> u8 {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let mut code = match runner::run(&plan, backend.as_mut(), args.trace.as_deref(), None) {
+    let mut timeline = args.html.as_ref().map(|_| report::Timeline::new());
+    let extra = timeline.as_mut().map(|t| t as &mut dyn sparkrig_model::trace::Sink);
+    let mut code = match runner::run(&plan, backend.as_mut(), args.trace.as_deref(), extra) {
         Ok((v, _)) => {
             if !v.passed && args.backend != BackendKind::Sim {
                 let dir = real::artifacts_dir(&args.real, &[args.out.json.as_ref(), args.out.junit.as_ref()], &plan.name);
@@ -302,7 +315,11 @@ fn run(args: RunArgs) -> u8 {
                     eprintln!("diagnostics (pod logs, events) in {}", dir.display());
                 }
             }
-            report_verdict(&v, &args.out)
+            let code = report_verdict(&v, &args.out);
+            match (&args.html, &timeline) {
+                (Some(p), Some(t)) => write_html(p, &v, t).map_or_else(fail, |()| code),
+                _ => code,
+            }
         }
         Err(e) => fail(format!("{}: {e}", args.scenario.display())),
     };
@@ -395,15 +412,26 @@ fn faults() -> u8 {
     PASSED
 }
 
-fn verdict(trace: &Path, scenario: &Path, out: &OutputArgs) -> u8 {
+fn verdict(trace: &Path, scenario: &Path, out: &OutputArgs, html: Option<&Path>) -> u8 {
     let plan = match load_scenario(scenario, None) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
-    match runner::verdict_from_trace(&plan, trace) {
-        Ok(v) => report_verdict(&v, out),
+    let mut timeline = html.map(|_| report::Timeline::new());
+    match runner::verdict_from_trace_with(&plan, trace, timeline.as_mut().map(|t| t as &mut dyn sparkrig_model::trace::Sink)) {
+        Ok(v) => {
+            let code = report_verdict(&v, out);
+            match (html, &timeline) {
+                (Some(p), Some(t)) => write_html(p, &v, t).map_or_else(fail, |()| code),
+                _ => code,
+            }
+        }
         Err(e) => fail(e),
     }
+}
+
+fn write_html(path: &Path, v: &Verdict, t: &report::Timeline) -> Result<(), String> {
+    std::fs::write(path, report::html(v, t)).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn use_color(c: ColorChoice) -> bool {

@@ -3,6 +3,8 @@
 //! ```text
 //! scenario ──files::load_scenario──▶ Plan ──runner::run(backend)──▶ trace ──Evaluator──▶ Verdict ──report::*
 //! ```
+//!
+//! [`suite`] runs many scenarios as one suite (`sparkrig test`).
 
 pub mod backend;
 pub mod bench;
@@ -10,4 +12,5 @@ pub mod files;
 pub mod metrics;
 pub mod report;
 pub mod runner;
+pub mod suite;
 pub mod verdict;

@@ -70,9 +70,20 @@ pub fn run(
 
 /// Recomputes a verdict from a saved trace.
 pub fn verdict_from_trace(plan: &Scenario, trace: &Path) -> Result<Verdict, String> {
+    verdict_from_trace_with(plan, trace, None)
+}
+
+/// Recomputes a verdict from a saved trace, feeding every record to `extra` too (the HTML
+/// report's timeline).
+pub fn verdict_from_trace_with(plan: &Scenario, trace: &Path, mut extra: Option<&mut dyn Sink>) -> Result<Verdict, String> {
     let file = File::open(trace).map_err(|e| format!("cannot read {}: {e}", trace.display()))?;
     let mut evaluator = Evaluator::new(plan);
-    sparkrig_model::trace::read_jsonl(std::io::BufReader::new(file), |r| evaluator.record(&r))
-        .map_err(|e| format!("{}: {e}", trace.display()))?;
+    sparkrig_model::trace::read_jsonl(std::io::BufReader::new(file), |r| {
+        evaluator.record(&r);
+        if let Some(x) = extra.as_mut() {
+            x.record(&r);
+        }
+    })
+    .map_err(|e| format!("{}: {e}", trace.display()))?;
     Ok(evaluator.finish())
 }

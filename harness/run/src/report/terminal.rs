@@ -30,7 +30,8 @@ pub(super) fn fmt_dur(d: Option<Dur>) -> String {
     d.map_or("-".into(), |d| d.to_string())
 }
 
-fn evidence_line(e: &Evidence) -> String {
+/// One evidence item on one line: when, who, what.
+pub fn evidence_line(e: &Evidence) -> String {
     let mut who = Vec::new();
     if let Some(p) = &e.pod {
         who.push(format!("pod {p}"));
