@@ -252,7 +252,7 @@ fn sigterm_heals_every_fault_and_the_trace_holds_what_was_seen() {
     let s = scenario(
         &dir,
         "sigterm",
-        "steps:\n  - inject: coredns-down\n  - inject: coredns-misconfig\n  - inject: webhook-down\n  - sleep: 30m\nexpect:\n  invariants:\n    - legal-transitions\n",
+        "steps:\n  - inject: coredns-down\n  - inject: coredns-misconfig\n  - inject: webhook-down\n  - sleep: 6h\nexpect:\n  invariants:\n    - legal-transitions\n",
     );
     let serve = Serve::start(&dir, &s);
     let (corefile, _) = serve.corefile();
@@ -264,7 +264,7 @@ fn sigterm_heals_every_fault_and_the_trace_holds_what_was_seen() {
     eventually("the injections in the trace file, mid-run", Duration::from_secs(60), || {
         events(&lines(&trace), "fault_injected").len() == 3
     });
-    assert!(run.try_wait().unwrap().is_none(), "the run is still going (a 30 m sleep)");
+    assert!(run.try_wait().unwrap().is_none(), "the run is still going (a 6 h sleep: 6 min at 60x)");
     signal(&run, "TERM");
     let code = exit_of(&mut run, Duration::from_secs(60));
     assert!(code.is_some() && code != Some(143), "SIGTERM is handled (heal, then exit), not fatal: {code:?}");
@@ -306,7 +306,7 @@ fn a_deployment_at_zero_is_restored_to_zero_and_one_left_broken_is_refused() {
 
     // A run killed (SIGKILL: no heal) after scaling CoreDNS down leaves it at 0 with the
     // annotation that records its count.
-    let long = scenario(&dir, "killed", "steps:\n  - inject: coredns-down\n  - sleep: 30m\nexpect:\n  invariants:\n    - legal-transitions\n");
+    let long = scenario(&dir, "killed", "steps:\n  - inject: coredns-down\n  - sleep: 6h\nexpect:\n  invariants:\n    - legal-transitions\n");
     let mut killed = serve.run(&long, &dir.join("killed.jsonl"), &["-q"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     eventually("CoreDNS scaled to 0", Duration::from_secs(60), || scaled(&serve, "kube-system/coredns", 0));
     std::thread::sleep(Duration::from_millis(200));
@@ -404,7 +404,7 @@ fn writes_name_sparkrig_as_their_agent_and_a_patch_matching_no_app_fails() {
     let s = scenario(
         &dir,
         "agent",
-        "workload:\n  - app: APPS/spark-pi.yaml\n    name: agent\nsteps:\n  - wait: {apps: all, state: terminal, timeout: 10m}\n  - inject: coredns-down\n  - heal: coredns-down\n  - patch: {apps: nothing-by-this-name, spec: {suspend: true}}\nexpect:\n  outcomes:\n    - {apps: all, state: COMPLETED}\n",
+        "workload:\n  - app: APPS/spark-pi.yaml\n    name: agent\n  - app: APPS/spark-pi.yaml\n    name: later\n    at: 1h\nsteps:\n  - wait: {apps: agent, state: terminal, timeout: 10m}\n  - inject: coredns-down\n  - heal: coredns-down\n  - patch: {apps: later, spec: {suspend: true}}\nexpect:\n  outcomes:\n    - {apps: agent, state: COMPLETED}\n",
     );
     let serve = Serve::start(&dir, &s);
     let json = dir.join("out").join("verdict.json");
@@ -414,7 +414,8 @@ fn writes_name_sparkrig_as_their_agent_and_a_patch_matching_no_app_fails() {
     let records = lines(&trace);
     let patch = records.iter().find(|r| r["event"] == "step_ended" && r["step"] == 3).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(patch["ok"], false, "a patch that matches no app fails: {patch:#}");
-    assert!(patch["message"].as_str().unwrap().contains("no app of this run matches nothing-by-this-name"), "{patch:#}");
+    // `later` arrives at 1h: when the patch runs, no app it selects exists.
+    assert!(patch["message"].as_str().unwrap().contains("no app of this run matches later"), "{patch:#}");
     assert_eq!(code, 1, "{out}");
     // The failure has no pod to explain it: no empty diagnostics folder.
     assert!(!dir.join("out").join("agent-diagnostics").exists(), "an empty diagnostics folder was left:\n{out}");
