@@ -307,11 +307,15 @@ fn a_deployment_at_zero_is_restored_to_zero_and_one_left_broken_is_refused() {
     // A run killed (SIGKILL: no heal) after scaling CoreDNS down leaves it at 0 with the
     // annotation that records its count.
     let long = scenario(&dir, "killed", "steps:\n  - inject: coredns-down\n  - sleep: 6h\nexpect:\n  invariants:\n    - legal-transitions\n");
-    let mut killed = serve.run(&long, &dir.join("killed.jsonl"), &["-q"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    eventually("CoreDNS scaled to 0", Duration::from_secs(60), || scaled(&serve, "kube-system/coredns", 0));
+    let before = scale_writes(&serve, "kube-system/coredns").len();
+    let killed_trace = dir.join("killed.jsonl");
+    let mut killed = serve.run(&long, &killed_trace, &["-q"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    eventually("CoreDNS scaled to 0", Duration::from_secs(60), || scale_writes(&serve, "kube-system/coredns")[before..] == [0]);
     std::thread::sleep(Duration::from_millis(200));
     killed.kill().unwrap();
     killed.wait().unwrap();
+    // What it saw is on disk although it was killed: the trace is written as the run goes.
+    assert_eq!(events(&lines(&killed_trace), "fault_injected").len(), 1, "the killed run's trace holds its injection");
     let (replicas, annotations) = serve.deployment("kube-system", "coredns");
     assert_eq!(replicas, 0);
     assert_eq!(annotations["sparkrig.io/original-replicas"], "2", "{annotations:#}");

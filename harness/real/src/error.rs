@@ -106,7 +106,7 @@ pub enum Error {
     /// injecting a fault on it now. Fatal: sparkrig cannot tell which, so it does not touch it;
     /// the message gives the command that restores it.
     #[error(
-        "{what} carries {found}: a sparkrig run changed it and did not put it back (killed before it could heal), or another sparkrig run is injecting a fault on it right now. Not touching it. If no other run is active, restore it with:\n  {restore}"
+        "{what} carries {found}: a sparkrig run changed it and left it that way (killed before it could heal), or another sparkrig run is injecting a fault on it right now. Not touching it. If no other run is active, restore it with:\n  {restore}"
     )]
     LeftBroken {
         /// The object.
