@@ -306,7 +306,8 @@ fn a_deployment_at_zero_is_restored_to_zero_and_one_left_broken_is_refused() {
 
     // A run killed (SIGKILL: no heal) after scaling CoreDNS down leaves it at 0 with the
     // annotation that records its count.
-    let long = scenario(&dir, "killed", "steps:\n  - inject: coredns-down\n  - sleep: 6h\nexpect:\n  invariants:\n    - legal-transitions\n");
+    let long =
+        scenario(&dir, "killed", "steps:\n  - inject: coredns-down\n  - sleep: 6h\nexpect:\n  invariants:\n    - legal-transitions\n");
     let before = scale_writes(&serve, "kube-system/coredns").len();
     let killed_trace = dir.join("killed.jsonl");
     let mut killed = serve.run(&long, &killed_trace, &["-q"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
@@ -325,13 +326,19 @@ fn a_deployment_at_zero_is_restored_to_zero_and_one_left_broken_is_refused() {
     let (code, out) = serve.run_to_end(&s, &dir.join("refused.jsonl"), &[]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("sparkrig.io/original-replicas=2") && out.contains("left"), "says what it found:\n{out}");
-    let line = out.lines().find(|l| l.trim_start().starts_with("kubectl --context")).unwrap_or_else(|| panic!("no restore command:\n{out}"));
+    let line =
+        out.lines().find(|l| l.trim_start().starts_with("kubectl --context")).unwrap_or_else(|| panic!("no restore command:\n{out}"));
     assert!(line.contains("scale deployment coredns --replicas=2"), "{line}");
     assert_eq!(serve.deployment("kube-system", "coredns").0, 0, "the refusing run changed nothing");
     assert_eq!(serve.served().iter().filter(|r| r["event"] == "api_write").count(), writes, "the refusing run wrote nothing");
 
     // The printed command restores it; then runs proceed and heal to 2.
-    let o = Command::new("bash").args(["-c", line.trim()]).env("KUBECONFIG", &serve.kubeconfig).env("KUBECACHEDIR", &serve.cache).output().unwrap();
+    let o = Command::new("bash")
+        .args(["-c", line.trim()])
+        .env("KUBECONFIG", &serve.kubeconfig)
+        .env("KUBECACHEDIR", &serve.cache)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{line}: {}", String::from_utf8_lossy(&o.stderr));
     let (replicas, annotations) = serve.deployment("kube-system", "coredns");
     assert_eq!(replicas, 2);
@@ -397,7 +404,11 @@ fn the_pod_kill_dry_run_is_scoped_to_the_runs_apps() {
     assert!(!out.contains(" -A"), "no command over all namespaces:\n{out}");
     let kills: Vec<&str> = out.lines().filter(|l| l.contains("delete pods")).collect();
     assert_eq!(kills.len(), 2, "{out}");
-    assert!(kills[0].starts_with("kubectl -n default delete pods -l ") && kills[0].contains("sparkoperator.k8s.io/app-name=exec-victim"), "{}", kills[0]);
+    assert!(
+        kills[0].starts_with("kubectl -n default delete pods -l ") && kills[0].contains("sparkoperator.k8s.io/app-name=exec-victim"),
+        "{}",
+        kills[0]
+    );
     assert!(kills[1].contains("sparkoperator.k8s.io/app-name=driver-victim") && kills[1].contains("sparkrig.io/owned=app"), "{}", kills[1]);
 }
 
@@ -436,7 +447,11 @@ fn writes_name_sparkrig_as_their_agent_and_a_patch_matching_no_app_fails() {
 fn faults_wait_for_the_first_node_list() {
     let _turn = turn();
     let dir = common::scratch("kube_safety_nodes_first");
-    let s = scenario(&dir, "nodes-first", "steps:\n  - inject: coredns-down\n  - heal: coredns-down\nexpect:\n  invariants:\n    - legal-transitions\n");
+    let s = scenario(
+        &dir,
+        "nodes-first",
+        "steps:\n  - inject: coredns-down\n  - heal: coredns-down\nexpect:\n  invariants:\n    - legal-transitions\n",
+    );
     let serve = Serve::start(&dir, &s);
     let trace = dir.join("kube.jsonl");
     let (code, out) = serve.run_to_end(&s, &trace, &[]);

@@ -796,10 +796,7 @@ impl<'a> Run<'a> {
                 }
                 if Instant::now() > give_up {
                     let what = if app_left { format!("SparkApplication {key}") } else { format!("its pods {}", left.join(", ")) };
-                    return Err(Error::Timeout {
-                        after: STALE_TIMEOUT,
-                        last: format!("{what} from an earlier run, deleted, still there"),
-                    });
+                    return Err(Error::Timeout { after: STALE_TIMEOUT, last: format!("{what} from an earlier run, deleted, still there") });
                 }
                 tokio::time::sleep(poll).await;
             }

@@ -248,9 +248,13 @@ impl Executor {
                     let n = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
                     // On the object first, so a run killed before its heal leaves the count
                     // where the next run (and a person) finds it.
-                    api.patch(name, &patch_params(), &Patch::Merge(json!({"metadata": {"annotations": {crate::ORIGINAL_REPLICAS: n.to_string()}}})))
-                        .await
-                        .map_err(|e| Error::kube(format!("annotate deployment {namespace}/{name}"), e))?;
+                    api.patch(
+                        name,
+                        &patch_params(),
+                        &Patch::Merge(json!({"metadata": {"annotations": {crate::ORIGINAL_REPLICAS: n.to_string()}}})),
+                    )
+                    .await
+                    .map_err(|e| Error::kube(format!("annotate deployment {namespace}/{name}"), e))?;
                     self.recorded.insert(key, n.to_string());
                 }
                 scale(&api, name, *replicas).await
@@ -298,7 +302,11 @@ impl Executor {
             }
             Action::RestoreConfigMapKey { namespace, name, key } => {
                 let record = format!("cm/{namespace}/{name}/{key}");
-                let old = self.recorded.get(&record).cloned().ok_or_else(|| Error::Invalid(format!("no recorded {key} for {namespace}/{name}")))?;
+                let old = self
+                    .recorded
+                    .get(&record)
+                    .cloned()
+                    .ok_or_else(|| Error::Invalid(format!("no recorded {key} for {namespace}/{name}")))?;
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                 api.patch(name, &patch_params(), &Patch::Merge(restore_configmap_patch(key, &old)))
                     .await

@@ -186,7 +186,10 @@ pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan> {
                 PodTarget::Selector(l) => (l.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), AppSel::All),
             };
             let apps = facts.apps.iter().filter(|a| sel.matches(a)).cloned().collect();
-            p.push(format!("pod-kill: {}", spec.target()), Action::KillPods { labels, apps, count: *count, grace: force.then_some(Duration::ZERO) });
+            p.push(
+                format!("pod-kill: {}", spec.target()),
+                Action::KillPods { labels, apps, count: *count, grace: force.then_some(Duration::ZERO) },
+            );
         }
     }
     Ok(fp)
@@ -215,7 +218,10 @@ mod tests {
     fn component_faults_scale_to_zero_and_restore_the_recorded_count() {
         let fp = fault_plan(&FaultSpec::Component(FaultKind::CorednsDown), &facts(false)).unwrap();
         let text = fp.inject.steps[0].action.to_string();
-        assert!(text.starts_with("kubectl -n kube-system annotate deployment coredns sparkrig.io/original-replicas=<current count>"), "{text}");
+        assert!(
+            text.starts_with("kubectl -n kube-system annotate deployment coredns sparkrig.io/original-replicas=<current count>"),
+            "{text}"
+        );
         assert!(text.ends_with("\nkubectl -n kube-system scale deployment coredns --replicas=0"), "{text}");
         assert_eq!(fp.heal.steps[0].action, Action::RestoreScale { namespace: "kube-system".into(), name: "coredns".into() });
         let fp = fault_plan(&FaultSpec::Component(FaultKind::WebhookDown), &facts(false)).unwrap();
@@ -306,7 +312,8 @@ mod tests {
         );
         assert!(fp.heal.steps.is_empty());
         // A label selector is scoped to the run's apps too.
-        let spec = FaultSpec::PodKill { pods: PodTarget::Selector([("team".to_string(), "x".to_string())].into()), count: None, force: false };
+        let spec =
+            FaultSpec::PodKill { pods: PodTarget::Selector([("team".to_string(), "x".to_string())].into()), count: None, force: false };
         let fp = fault_plan(&spec, &facts(false)).unwrap();
         let Action::KillPods { apps, .. } = &fp.inject.steps[0].action else { panic!() };
         assert_eq!(apps.len(), 4);

@@ -301,7 +301,8 @@ impl Evaluator {
                 self.failed_steps.push(Evidence { t: Some(t), ..Evidence::general(format!("step {}: {message}", step + 1)) })
             }
             Event::FaultHealFailed { fault, error, restore, .. } => {
-                let restore = if restore.is_empty() { String::new() } else { format!("; restore it with: {}", restore.replace('\n', " && ")) };
+                let restore =
+                    if restore.is_empty() { String::new() } else { format!("; restore it with: {}", restore.replace('\n', " && ")) };
                 let detail = format!("fault {fault} was not healed ({error}){restore}");
                 self.failed_steps.push(Evidence { t: Some(t), ..Evidence::general(detail.clone()) });
                 self.unhealed.insert(fault.clone(), detail);
