@@ -376,8 +376,10 @@ struct Run<'a> {
     flushed: u64,
     /// The node watch's first list has arrived (faults may act on nodes only then).
     nodes_listed: bool,
-    /// Uids of an earlier run's SparkApplications and pods: never this run's.
-    stale_uids: BTreeSet<String>,
+    /// Uids of the SparkApplications this run created (from the API's answers), and of the
+    /// Spark pods they own: a Spark pod is this run's only if its ownerReferences lead here.
+    app_uids: BTreeSet<String>,
+    spark_pod_uids: BTreeSet<String>,
     /// Faults whose heal failed: id, error, the commands that restore them.
     broken: Vec<(String, String, String)>,
     /// The first SIGINT or SIGTERM (`Ctrl-C` / `SIGTERM`), once received.
@@ -477,7 +479,8 @@ impl<'a> Run<'a> {
             records: 0,
             flushed: 0,
             nodes_listed: false,
-            stale_uids: BTreeSet::new(),
+            app_uids: BTreeSet::new(),
+            spark_pod_uids: BTreeSet::new(),
             broken: Vec::new(),
             stop,
             verbose,
@@ -701,22 +704,32 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Whether a pod belongs to an earlier run: it is, or is owned by, one of the objects
-    /// [`Run::clear_previous_apps`] deleted.
-    fn is_stale(&self, p: &Pod) -> bool {
-        !self.stale_uids.is_empty()
-            && (p.metadata.uid.as_ref().is_some_and(|u| self.stale_uids.contains(u))
-                || p.metadata.owner_references.iter().flatten().any(|o| self.stale_uids.contains(&o.uid)))
+    /// Whether a pod the watches deliver is this run's: platform pods always; Spark pods when
+    /// they carry the name of one of the run's apps (in its namespace) and their
+    /// ownerReferences lead to a SparkApplication this run created (the driver directly,
+    /// executors directly or through their driver). Another namespace's app of the same name,
+    /// an earlier run's pods and a pod that merely carries Spark's labels are not.
+    fn ours(&mut self, p: &Pod, remember: bool) -> bool {
+        if !pod_in_scope(p, self.timeline.expected()) {
+            return false;
+        }
+        if !p.metadata.labels.as_ref().is_some_and(|l| l.contains_key("spark-role")) {
+            return true;
+        }
+        let uid = p.metadata.uid.clone().unwrap_or_default();
+        let owned = self.spark_pod_uids.contains(&uid)
+            || p.metadata.owner_references.iter().flatten().any(|o| self.app_uids.contains(&o.uid) || self.spark_pod_uids.contains(&o.uid));
+        if owned && remember && !uid.is_empty() {
+            self.spark_pod_uids.insert(uid);
+        }
+        owned
     }
 
     async fn observe(&mut self, o: Obs) {
-        let expected = self.timeline.expected();
         let events = match o {
             Obs::Pod(e) => match *e {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if pod_in_scope(&p, expected) && !self.is_stale(&p) => {
-                    self.translator.pod(&p)
-                }
-                watcher::Event::Delete(p) if pod_in_scope(&p, expected) && !self.is_stale(&p) => self.translator.pod_deleted(&p),
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if self.ours(&p, true) => self.translator.pod(&p),
+                watcher::Event::Delete(p) if self.ours(&p, false) => self.translator.pod_deleted(&p),
                 _ => vec![],
             },
             Obs::Node(e) => match *e {
@@ -729,7 +742,7 @@ impl<'a> Run<'a> {
                 watcher::Event::Init => vec![],
             },
             Obs::App(e) => match *e {
-                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if expected.contains(&app_key(&a)) => {
+                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if self.timeline.expected().contains(&app_key(&a)) => {
                     self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
                 }
                 watcher::Event::Delete(a) => {
@@ -752,8 +765,8 @@ impl<'a> Run<'a> {
     /// SparkApplications of an earlier run with the names this scenario creates are deleted
     /// (they carry sparkrig's label), so apps start fresh; anything else by those names is not
     /// ours and stops the run. Their pods go with them (garbage collection, after the pods'
-    /// grace period): the run starts once they are gone too, and pods owned by them are never
-    /// this run's.
+    /// grace period): the run starts once they are gone too (and pods owned by them would not
+    /// be this run's anyway, see [`Run::ours`]).
     async fn clear_previous_apps(&mut self) -> Result<()> {
         let names: Vec<(String, String)> =
             self.s.generated_apps().iter().map(|a| (a.namespace().to_string(), a.metadata.name.clone())).collect();
@@ -770,7 +783,6 @@ impl<'a> Run<'a> {
         for key in &stale {
             let (ns, name) = key.split_once('/').expect("namespace/name");
             self.say(&format!("deleting {key}, left by an earlier sparkrig run, and waiting for its pods to go"));
-            self.stale_uids.insert(uids[key].clone());
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
             let _ = api.delete(name, &Default::default()).await;
         }
@@ -784,13 +796,8 @@ impl<'a> Run<'a> {
             loop {
                 let app_left = apps.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {key}"), e))?.is_some();
                 let list = pods.list(&lp).await.map_err(|e| Error::kube(format!("pods of {key}"), e))?;
-                let left: Vec<String> = exec::owned_pods(&list.items, &uids[key])
-                    .into_iter()
-                    .map(|p| {
-                        self.stale_uids.insert(p.metadata.uid.clone().unwrap_or_default());
-                        p.metadata.name.clone().unwrap_or_default()
-                    })
-                    .collect();
+                let left: Vec<String> =
+                    exec::owned_pods(&list.items, &uids[key]).into_iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
                 if !app_left && left.is_empty() {
                     break;
                 }
@@ -819,8 +826,9 @@ impl<'a> Run<'a> {
             Ok(o) => o,
             Err(e) => return self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
         };
-        if let Err(e) = api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await {
-            self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() });
+        match api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await {
+            Ok(created) => self.app_uids.extend(created.metadata.uid),
+            Err(e) => self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
         }
     }
 
@@ -838,7 +846,15 @@ impl<'a> Run<'a> {
 
     async fn inject(&mut self, id: &str, spec: &FaultSpec) -> Result<String, String> {
         let fp = fault_plan(spec, &self.facts()).map_err(|e| e.to_string())?;
-        self.exec.run(&fp.inject).await.map_err(|e| e.to_string())?;
+        if let Err(e) = self.exec.run(&fp.inject).await {
+            // Whatever part of it was carried out is undone (heal steps act only on what the
+            // injection recorded); if that fails too, the cluster is left broken.
+            let failed = self.heal_steps(id, &fp.heal).await;
+            if !failed.is_empty() {
+                self.heal_failed(id, spec.target(), failed);
+            }
+            return Err(e.to_string());
+        }
         self.emit(Event::FaultInjected { fault: id.into(), target: spec.target() });
         let now = self.now();
         for (after, plan) in &fp.later {
@@ -866,8 +882,29 @@ impl<'a> Run<'a> {
     async fn heal(&mut self, id: &str) -> Result<String, String> {
         let Some(fp) = self.active.get(id).cloned() else { return Ok(String::new()) };
         self.later.retain(|l| l.1 != id);
-        let mut failed: Vec<(String, String)> = Vec::new();
-        for step in &fp.heal.steps {
+        let failed = self.heal_steps(id, &fp.heal).await;
+        self.active.remove(id);
+        let target = self
+            .s
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Inject(f) if f.id == id => Some(f.spec.target()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        if failed.is_empty() {
+            self.emit(Event::FaultHealed { fault: id.into(), target });
+            return Ok(String::new());
+        }
+        Err(self.heal_failed(id, target, failed))
+    }
+
+    /// Runs a heal plan, each step retried; the steps that failed in the end, each with its
+    /// error and the commands that do what it could not.
+    async fn heal_steps(&mut self, id: &str, plan: &Plan) -> Vec<(String, String)> {
+        let mut failed = Vec::new();
+        for step in &plan.steps {
             self.say(&format!("  {}", step.why));
             let mut wait = HEAL_BACKOFF;
             let mut attempt = 1;
@@ -893,25 +930,17 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        self.active.remove(id);
-        let target = self
-            .s
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Inject(f) if f.id == id => Some(f.spec.target()),
-                _ => None,
-            })
-            .unwrap_or_default();
-        if failed.is_empty() {
-            self.emit(Event::FaultHealed { fault: id.into(), target });
-            return Ok(String::new());
-        }
+        failed
+    }
+
+    /// Records a fault left unhealed: `fault_heal_failed` in the trace, and what to print at
+    /// the end. Returns the heal step's failure message.
+    fn heal_failed(&mut self, id: &str, target: String, failed: Vec<(String, String)>) -> String {
         let error = failed.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>().join("; ");
         let restore = failed.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join("\n");
         self.emit(Event::FaultHealFailed { fault: id.into(), target, error: error.clone(), restore: restore.clone() });
         self.broken.push((id.to_string(), error.clone(), restore));
-        Err(format!("heal {id} failed, the fault is still in place: {error}"))
+        format!("heal {id} failed, the fault is still in place: {error}")
     }
 
     async fn patch(&mut self, apps: &sparkrig_model::scenario::AppSel, spec: &serde_json::Value) -> Result<String, String> {

@@ -263,11 +263,10 @@ impl Executor {
                 // The record is kept until the restore succeeded, so a failed heal can be
                 // retried and its command printed.
                 let key = format!("scale/{namespace}/{name}");
-                let n: i32 = self
-                    .recorded
-                    .get(&key)
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| Error::Invalid(format!("no recorded replica count for {namespace}/{name}")))?;
+                // No record: this run did not change it (its injection stopped before).
+                let Some(recorded) = self.recorded.get(&key) else { return Ok(()) };
+                let n: i32 =
+                    recorded.parse().map_err(|_| Error::Invalid(format!("recorded replica count `{recorded}` of {namespace}/{name}")))?;
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
                 scale(&api, name, n).await?;
                 api.patch(name, &patch_params(), &Patch::Merge(json!({"metadata": {"annotations": {crate::ORIGINAL_REPLICAS: null}}})))
@@ -302,11 +301,8 @@ impl Executor {
             }
             Action::RestoreConfigMapKey { namespace, name, key } => {
                 let record = format!("cm/{namespace}/{name}/{key}");
-                let old = self
-                    .recorded
-                    .get(&record)
-                    .cloned()
-                    .ok_or_else(|| Error::Invalid(format!("no recorded {key} for {namespace}/{name}")))?;
+                // No record: this run did not change it (its injection stopped before).
+                let Some(old) = self.recorded.get(&record).cloned() else { return Ok(()) };
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                 api.patch(name, &patch_params(), &Patch::Merge(restore_configmap_patch(key, &old)))
                     .await
@@ -581,5 +577,63 @@ async fn check(client: &Client, what: &Wait) -> std::result::Result<(), String> 
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
             if ok { Ok(()) } else { Err(format!("crd {name} not Established")) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+    fn pod(name: &str, uid: &str, owner: Option<&str>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                uid: Some(uid.into()),
+                owner_references: owner.map(|o| vec![OwnerReference { uid: o.into(), ..OwnerReference::default() }]),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        }
+    }
+
+    #[test]
+    fn pods_are_owned_directly_or_through_their_driver_and_look_alikes_are_not() {
+        let pods = [
+            pod("a-driver", "d1", Some("app-a")),
+            pod("a-exec-1", "e1", Some("d1")),
+            pod("a-exec-2", "e2", Some("app-a")),
+            pod("lookalike-driver", "x1", None),
+            pod("b-driver", "d2", Some("app-b")),
+            pod("b-exec-1", "e3", Some("d2")),
+        ];
+        let names = |uid: &str| owned_pods(&pods, uid).iter().map(|p| p.metadata.name.clone().unwrap()).collect::<Vec<_>>();
+        assert_eq!(names("app-a"), ["a-driver", "a-exec-1", "a-exec-2"]);
+        assert_eq!(names("app-b"), ["b-driver", "b-exec-1"]);
+        assert!(names("").is_empty(), "no uid owns nothing");
+    }
+
+    #[test]
+    fn restore_commands_carry_the_context_and_the_recorded_values() {
+        let mut ex = Executor::new(Some("staging".into()));
+        ex.recorded.insert("scale/kube-system/coredns".into(), "2".into());
+        ex.recorded.insert("cm/kube-system/coredns/Corefile".into(), ".:53 {\n  kubernetes cluster.local\n}\n".into());
+        assert_eq!(
+            ex.restore_command(&Action::RestoreScale { namespace: "kube-system".into(), name: "coredns".into() }),
+            "kubectl --context staging -n kube-system scale deployment coredns --replicas=2 && kubectl --context staging -n kube-system annotate deployment coredns sparkrig.io/original-replicas-"
+        );
+        let cm = ex.restore_command(&Action::RestoreConfigMapKey {
+            namespace: "kube-system".into(),
+            name: "coredns".into(),
+            key: "Corefile".into(),
+        });
+        assert_eq!(
+            cm,
+            r#"kubectl --context staging -n kube-system patch configmap coredns --type merge -p '{"data":{"Corefile":".:53 {\n  kubernetes cluster.local\n}\n"},"metadata":{"annotations":{"sparkrig.io/original-Corefile":null}}}'"#
+        );
+        assert_eq!(
+            ex.restore_command(&Action::Cordon { node: "n1".into(), unschedulable: false }),
+            "kubectl --context staging uncordon n1"
+        );
     }
 }
