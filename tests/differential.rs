@@ -7,6 +7,25 @@
 //! a tolerance; see [`Summary`] and [`interchange`] for what is compared as a set, and why).
 //! Whatever differs is a bug in the kube backend, in the translation or in serve.
 //!
+//! # The kube backend's API calls, and the test that executes each against serve
+//!
+//! | call (harness/real) | test |
+//! |---|---|
+//! | CRD preflight: `GET customresourcedefinitions/sparkapplications.sparkoperator.k8s.io` | every comparison here |
+//! | watchers (list + watch): Spark pods by `spark-role`, CoreDNS and operator pods, Nodes, SparkApplications | every comparison here |
+//! | server-side apply of the scenario's SparkApplications (`fieldManager=sparkrig`) | every comparison here |
+//! | readiness waits: `GET deployments/<n>`, `GET mutatingwebhookconfigurations/<n>` | every comparison here (preparation) |
+//! | scale subresource, `GET` then merge `PATCH` (count recorded, restored on heal) | coredns-outage, operator-outage, webhook-down-* |
+//! | Corefile: `GET configmaps/coredns`, `PUT` the broken one, merge `PATCH` back | coredns-misconfig |
+//! | pod deletes selected by label (pod-kill) | pod-kill |
+//! | merge `PATCH` of app specs (a `patch` step) | suspend-and-edit |
+//! | diagnostics: `GET pods/<n>`, `GET pods/<n>/log`, `GET events?fieldSelector=involvedObject.name=…` | [`a_failed_expectation_through_the_api_leaves_the_pods_logs_and_events`] |
+//! | heal on Ctrl-C / SIGTERM, leftover apps deleted (`clear_previous_apps`) | tests/kube_safety.rs |
+//!
+//! Not executed through serve: cordon, drain (evictions) and Node deletes (only the node
+//! faults use them, and those also stop or disconnect kind's node containers: kind only), and
+//! the CRD server-side apply of `sparkrig up` (kind only).
+//!
 //! The kube backend sees the cluster through watches, so its times are observation times, on
 //! serve's virtual clock: a watch event reaches it within a server tick (5 ms, 0.3 s of
 //! virtual time at 60x) plus its own work. Apps must end within [`END_TOLERANCE_MS`].
@@ -15,8 +34,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 use sparkrig_model::trace::{Event, PodPhase, Record};
@@ -67,23 +85,6 @@ const NOT_OBSERVABLE: &[(&str, &str, &str)] = &[(
 
 /// How far apart an app's end may be between the two runs (virtual ms).
 const END_TOLERANCE_MS: u64 = 10_000;
-
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn sparkrig(args: &[&str], env: Option<(&str, &Path)>) -> (i32, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sparkrig"));
@@ -326,32 +327,9 @@ fn compare(scenario: &str, speed: &str, dir: &Path) -> Vec<String> {
     let (code_sim, out_sim) =
         sparkrig(&["run", &path, "--json", file("sim.json").to_str().unwrap(), "--trace", file("sim.jsonl").to_str().unwrap(), "-q"], None);
     assert!(code_sim <= 1, "{scenario} on the simulator: {out_sim}");
-    let kubeconfig = file("kubeconfig");
-    let _ = std::fs::remove_file(&kubeconfig);
-    let server = Command::new(env!("CARGO_BIN_EXE_sparkrig"))
-        .args([
-            "serve",
-            &path,
-            "--stack-only",
-            "--speed",
-            speed,
-            "-q",
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--trace",
-            file("serve.jsonl").to_str().unwrap(),
-        ])
-        .current_dir(common::root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let served = Served(server);
-    let started = Instant::now();
-    while !kubeconfig.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "{scenario}: serve wrote no kubeconfig");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let trace = file("serve.jsonl").display().to_string();
+    let served = common::Served::start(dir, &path, speed, &["--trace", &trace]);
+    let kubeconfig = served.kubeconfig.clone();
     let context = format!("sparkrig-{name}");
     let (code_kube, out_kube) = sparkrig(
         &[
@@ -510,4 +488,32 @@ fn the_kube_backend_agrees_with_the_simulator_through_sparkrig_serve() {
         all.extend(compare(s, speed, &dir));
     }
     assert!(all.is_empty(), "the simulator and the kube backend through sparkrig serve differ:\n  {}", all.join("\n  "));
+}
+
+#[test]
+fn a_failed_expectation_through_the_api_leaves_the_pods_logs_and_events() {
+    // Executors are expected on the infra group: they are not, and the evidence names them.
+    let dir = common::scratch("differential-diagnostics");
+    let scenario = common::variant(&dir, "smoke.yaml", |s| s.replace("executors-only-on: spark-executor", "executors-only-on: infra"));
+    let served = common::Served::start(&dir, scenario.to_str().unwrap(), "60", &[]);
+    let report = dir.join("kube.json");
+    let (code, out) = sparkrig(
+        &["run", scenario.to_str().unwrap(), "--backend", "kube", "--context", "sparkrig-smoke", "--json", report.to_str().unwrap()],
+        Some(("KUBECONFIG", &served.kubeconfig)),
+    );
+    drop(served);
+    assert_eq!(code, 1, "{out}");
+    let diagnostics = dir.join("smoke-diagnostics");
+    assert!(out.contains(&format!("diagnostics (pod logs, events) in {}", diagnostics.display())), "{out}");
+    let files: Vec<_> = std::fs::read_dir(&diagnostics).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!files.is_empty(), "one file per pod in the evidence");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.contains("-exec-"), "{name}: only executors are in the evidence");
+        // The pod's container log (its lines or serve's "gone" line) and its Events, from the API.
+        assert!(text.contains("container spark-kubernetes-executor <==") || text.contains("the pod object is gone"), "{name}:\n{text}");
+        assert!(text.contains("==> events of default/"), "{name}:\n{text}");
+        assert!(text.contains("Scheduled: Successfully assigned default/"), "{name}: the Events of the pod:\n{text}");
+    }
 }

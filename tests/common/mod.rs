@@ -42,3 +42,62 @@ pub fn variant(dir: &Path, scenario: &str, edit: impl Fn(&str) -> String) -> Pat
     std::fs::write(&path, edited).unwrap();
     path
 }
+
+/// A `sparkrig serve SCENARIO --stack-only` process for one test, stopped with SIGINT (then
+/// killed) when dropped, even when the test fails.
+pub struct Served {
+    child: std::process::Child,
+    /// Its kubeconfig (context `sparkrig-<scenario name>`).
+    pub kubeconfig: PathBuf,
+}
+
+impl Served {
+    /// Starts serve on `scenario` (relative to the repository root) at `speed`, with `extra`
+    /// arguments; returns once its kubeconfig is written.
+    pub fn start(dir: &Path, scenario: &str, speed: &str, extra: &[&str]) -> Served {
+        let kubeconfig = dir.join("kubeconfig");
+        let _ = std::fs::remove_file(&kubeconfig);
+        let kc = kubeconfig.display().to_string();
+        let mut args = vec!["serve", scenario, "--stack-only", "--speed", speed, "-q", "--kubeconfig", &kc];
+        args.extend_from_slice(extra);
+        let child = Command::new(env!("CARGO_BIN_EXE_sparkrig"))
+            .args(&args)
+            .current_dir(root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let served = Served { child, kubeconfig };
+        let started = std::time::Instant::now();
+        while !served.kubeconfig.exists() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{scenario}: serve wrote no kubeconfig in 30 s");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        served
+    }
+
+    /// The API server's address (`http://127.0.0.1:PORT`), from the kubeconfig.
+    pub fn server(&self) -> String {
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("server: "))
+            .map(|s| s.trim_matches(['\'', '"']).to_string())
+            .find(|s| s.starts_with("http://127.0.0.1") || s.starts_with("https://127.0.0.1"))
+            .expect("the kubeconfig names serve's address")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -53,6 +53,20 @@ pub enum Action {
         /// Replicas.
         replicas: u32,
     },
+    /// Create a pod a client built itself. A pod labelled `spark-role=driver` (spark-submit in
+    /// cluster mode) runs as a Spark driver; see [`crate::clientpod`].
+    CreatePod {
+        /// The Pod, as the API server stored it.
+        pod: serde_json::Value,
+    },
+    /// The Spark properties of a driver pod a client created, from the ConfigMap spark-submit
+    /// writes after the pod (`spark-drv-…-conf-map`, key `spark.properties`).
+    SetSparkConf {
+        /// `namespace/name` of the driver pod.
+        pod: String,
+        /// The properties.
+        properties: std::collections::BTreeMap<String, String>,
+    },
     /// Replace the CoreDNS Corefile (`kube-system/coredns` ConfigMap); CoreDNS loads it at its
     /// next reload.
     SetCorefile {

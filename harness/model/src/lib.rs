@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod appstate;
+pub mod clientpod;
 pub mod crd;
 pub mod faults;
 pub mod kube;

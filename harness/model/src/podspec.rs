@@ -67,7 +67,7 @@ pub struct PodSpec {
 /// generates, plus the operator's submission id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
-    /// `status.submissionID` (UUID v4).
+    /// `status.submissionID` (UUID v4); empty for a spark-submit run outside the operator.
     pub submission_id: String,
     /// `spark.app.id` = `spark-<32 hex>`.
     pub spark_app_id: String,
@@ -311,10 +311,15 @@ fn build(
         labels.insert((*k).into(), v.clone());
     }
     labels.extend(app.metadata.labels.iter().filter(|(k, _)| !k.starts_with("kueue.x-k8s.io/")).map(|(k, v)| (k.clone(), v.clone())));
-    labels.insert("sparkoperator.k8s.io/app-name".into(), app.metadata.name.clone());
-    labels.insert("sparkoperator.k8s.io/launched-by-spark-operator".into(), "true".into());
-    labels.insert("sparkoperator.k8s.io/submission-id".into(), sub.submission_id.clone());
-    if !templates_apply || spec.template.is_none() {
+    // A submission without an operator submission id is spark-submit run by a client: no
+    // operator labels (reference/kube-api.md §7.2).
+    let by_operator = !sub.submission_id.is_empty();
+    if by_operator {
+        labels.insert("sparkoperator.k8s.io/app-name".into(), app.metadata.name.clone());
+        labels.insert("sparkoperator.k8s.io/launched-by-spark-operator".into(), "true".into());
+        labels.insert("sparkoperator.k8s.io/submission-id".into(), sub.submission_id.clone());
+    }
+    if by_operator && (!templates_apply || spec.template.is_none()) {
         labels.insert("sparkoperator.k8s.io/mutated-by-spark-operator".into(), "true".into());
     }
     labels.extend(spec.labels.clone());

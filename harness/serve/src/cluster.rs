@@ -104,6 +104,8 @@ pub struct Cluster {
     /// Annotations clients wrote on platform Deployments (`namespace/name` → the map), kept
     /// across re-renders: sparkrig records a scaled-down Deployment's count there.
     deployment_annotations: BTreeMap<String, Value>,
+    /// Pods clients created, as they wrote them (rendered from this, with the cluster's status).
+    client_pods: BTreeMap<String, Value>,
     /// The run has ended (its timeline completed).
     pub ended: bool,
     /// Why it ended (its last record).
@@ -126,6 +128,7 @@ impl Cluster {
             logs: BTreeMap::new(),
             leases_at: u64::MAX,
             deployment_annotations: BTreeMap::new(),
+            client_pods: BTreeMap::new(),
             ended: false,
             reason: String::new(),
         };
@@ -192,8 +195,20 @@ impl Cluster {
         if self.ended {
             return Err("the scenario's run has ended; the cluster no longer changes".into());
         }
+        let written = match &action {
+            Action::CreatePod { pod } => Some(pod.clone()),
+            _ => None,
+        };
         let mut out = Collect::default();
         let result = self.sim.apply(action, by, &mut out);
+        if let (Some(pod), Ok(_)) = (written, &result) {
+            let key = format!(
+                "{}/{}",
+                pod["metadata"]["namespace"].as_str().unwrap_or("default"),
+                pod["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            self.client_pods.insert(key, pod);
+        }
         self.absorb(out.0);
         self.refresh();
         result
@@ -525,7 +540,7 @@ impl Cluster {
         let plan = self.sim.plan().clone();
         let dirty = std::mem::take(&mut self.dirty);
         let store = self.sim.store();
-        let cx = render::Cx { store, view: &self.view, plan: &plan, clock: &self.clock };
+        let cx = render::Cx { store, view: &self.view, plan: &plan, clock: &self.clock, client_pods: &self.client_pods };
         let (pods, nodes, apps) = (index("", "pods"), index("", "nodes"), index("sparkoperator.k8s.io", "sparkapplications"));
         let mut collect: Vec<String> = Vec::new();
         for key in &dirty.pods {

@@ -36,6 +36,8 @@ pub struct Cx<'a> {
     pub plan: &'a Scenario,
     /// Wall time of virtual instants.
     pub clock: &'a Clock,
+    /// Pods clients created (spark-submit's driver pods), as they wrote them.
+    pub client_pods: &'a BTreeMap<String, Value>,
 }
 
 impl Cx<'_> {
@@ -117,6 +119,9 @@ pub fn pod(cx: &Cx, id: PodId) -> Option<Value> {
     let view = cx.view.pods.get(p.key.as_str());
     let created = view.map_or(Time::ZERO, |v| v.created);
     let image = store.interner.resolve(p.image).to_string();
+    if let Some(written) = cx.client_pods.get(&p.key) {
+        return Some(client_pod(cx, id, written, created));
+    }
     // The pod as its creator built it: Spark's derivation for Spark pods (affinity, selector,
     // tolerations as the webhook left them), the manifest for components.
     let (mut spec, owner) = match (&p.labels, p.owner) {
@@ -229,6 +234,28 @@ pub fn pod(cx: &Cx, id: PodId) -> Option<Value> {
         status: Some(status),
     };
     Some(to_value(pod))
+}
+
+/// A pod a client created: its object as written, with what the cluster adds (uid, times,
+/// `spec.nodeName` once bound, the status).
+fn client_pod(cx: &Cx, id: PodId, written: &Value, created: Time) -> Value {
+    let store = cx.store;
+    let p = store.pod(id).expect("rendered pods exist");
+    let mut obj = written.clone();
+    let container = obj["spec"]["containers"][0]["name"].as_str().unwrap_or_default().to_string();
+    let image = obj["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_string();
+    obj["metadata"]["uid"] = uid(UID_POD, u64::from(id.0)).into();
+    obj["metadata"]["creationTimestamp"] = to_value(cx.time(created));
+    if let Some(t) = p.deleting {
+        obj["metadata"]["deletionTimestamp"] = to_value(cx.time(t));
+        obj["metadata"]["deletionGracePeriodSeconds"] = 30.into();
+    }
+    if let Some(n) = p.node.filter(|_| p.bound) {
+        obj["spec"]["nodeName"] = store.nodes[n].name.clone().into();
+    }
+    obj["spec"]["priority"] = p.spec.priority.into();
+    obj["status"] = to_value(pod_status(cx, id, &container, &image));
+    obj
 }
 
 fn condition(type_: &str, ok: bool, t: Option<KTime>) -> PodCondition {

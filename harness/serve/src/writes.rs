@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sparkrig_model::action::Action;
+use sparkrig_model::clientpod::SPARK_ROLE;
 
 use crate::Server;
 use crate::cluster::Cluster;
@@ -178,9 +179,31 @@ fn create(c: &mut Cluster, r: &Req, i: usize, ns: &str, mut obj: Value, dry: boo
             c.write(Action::CreateApp { app: obj }, &r.by).map_err(ApiError::internal)?;
             c.objects.get(i, ns, &name).map(|o| (**o).clone()).ok_or_else(|| ApiError::internal("the app was admitted but not created"))
         }
-        (Backing::Sim, "pods") => Err(ApiError::not_allowed(
-            "sparkrig serve runs the pods its simulated controllers create (Spark drivers and executors through SparkApplications, the platform's Deployments); create a SparkApplication instead",
-        )),
+        (Backing::Sim, "pods") => {
+            // The API server's part: system fields are its own; the rest is the client's.
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                for f in ["resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "managedFields"] {
+                    m.remove(f);
+                }
+            }
+            obj.as_object_mut().map(|o| o.remove("status"));
+            if obj["metadata"]["labels"][SPARK_ROLE].as_str() != Some("driver") {
+                return Err(ApiError::not_allowed(
+                    "sparkrig serve runs the pods its simulated controllers create (Spark drivers and executors through \
+                     SparkApplications, the platform's Deployments) and Spark driver pods a client creates (labelled \
+                     spark-role=driver, as spark-submit --deploy-mode cluster does); other pods are not simulated",
+                ));
+            }
+            if let Err(e) = sparkrig_model::clientpod::pod_spec(&obj) {
+                let (field, message) = e.split_once(": ").unwrap_or(("spec", e.as_str()));
+                return Err(ApiError::invalid("Pod", &name, field, message));
+            }
+            if dry {
+                return Ok(obj);
+            }
+            c.write(Action::CreatePod { pod: obj }, &r.by).map_err(ApiError::internal)?;
+            c.objects.get(i, ns, &name).map(|o| (**o).clone()).ok_or_else(|| ApiError::internal("the pod was admitted but not created"))
+        }
         (Backing::Sim, plural) => Err(ApiError::not_allowed(format!(
             "{plural} are created by the simulated cluster itself; sparkrig serve does not accept creating them"
         ))),
@@ -192,8 +215,24 @@ fn create(c: &mut Cluster, r: &Req, i: usize, ns: &str, mut obj: Value, dry: boo
                 let text = obj["data"]["Corefile"].as_str().unwrap_or_default().to_string();
                 c.set_corefile(&text, &r.by).map_err(ApiError::internal)?;
             }
+            spark_conf(c, resource, ns, &obj, &r.by);
             let ts = timestamp(c);
             Ok((*c.objects.put(i, obj, &ts)).clone())
+        }
+    }
+}
+
+/// spark-submit's driver ConfigMap (`spark.properties`, owned by the driver pod it created)
+/// gives that driver its Spark properties (reference/kube-api.md §7.2 step 3).
+fn spark_conf(c: &mut Cluster, resource: &Resource, ns: &str, obj: &Value, by: &str) {
+    let Some(text) = obj["data"]["spark.properties"].as_str().filter(|_| resource.plural == "configmaps") else { return };
+    let owners = obj["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+    let pods = index("", "pods");
+    for o in owners.iter().filter(|o| o["kind"] == "Pod") {
+        let Some(name) = o["name"].as_str() else { continue };
+        if c.objects.get(pods, ns, name).is_some_and(|p| p["metadata"]["uid"] == o["uid"]) {
+            let properties = sparkrig_model::clientpod::parse_properties(text);
+            let _ = c.write(Action::SetSparkConf { pod: format!("{ns}/{name}"), properties }, by);
         }
     }
 }

@@ -332,6 +332,9 @@ pub struct App {
     pub driver: Option<PodId>,
     /// The spec was patched after creation (its pod shapes are no longer the template's).
     pub patched: bool,
+    /// Not a SparkApplication: a driver pod a client's spark-submit created (cluster mode).
+    /// The operator does not manage it, the API does not show it, the driver model runs it.
+    pub external: bool,
 }
 
 /// The operator's leader election Lease.

@@ -13,12 +13,14 @@
 //! of `sparkrig serve`), and [`Simulation::finish`]. Every cross-controller signal goes through
 //! [`Simulation::route`]; nothing else calls from one controller into another.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use sparkrig_model::action::Action;
+use sparkrig_model::clientpod;
 use sparkrig_model::kube::Toleration;
+use sparkrig_model::podspec::{SparkRole, Submission};
 use sparkrig_model::scenario::{Scenario, work_of};
 use sparkrig_model::sparkapp::SparkApplication;
 use sparkrig_model::time::{Dur, Time};
@@ -26,6 +28,7 @@ use sparkrig_model::timeline::{Effect, Timeline, max_duration_reached};
 use sparkrig_model::trace::{Event, Record, Sink, TraceView};
 
 use crate::api::{Api, Cx, Ev, Key, Signal};
+use crate::cluster::SchedSpec;
 use crate::controllers::autoscaler::Autoscaler;
 use crate::controllers::deployments::Deployments;
 use crate::controllers::driver::Drivers;
@@ -35,7 +38,7 @@ use crate::controllers::node_lifecycle::NodeLifecycle;
 use crate::controllers::operator::Operator;
 use crate::controllers::scheduling::Scheduling;
 use crate::kernel::Kernel;
-use crate::store::{Owner, Store};
+use crate::store::{App, AppId, LabelSource, NewPod, Owner, PodId, Store};
 use crate::timings::Timings;
 
 /// Why a simulation could not be built.
@@ -85,6 +88,9 @@ pub struct Simulation {
     done: Option<String>,
     /// Runs until told to stop: no timeline, no `maxDuration` (`sparkrig serve --stack-only`).
     open_ended: bool,
+    /// Client-created driver pods waiting for their Spark properties, and whether their JVM
+    /// was already up (see [`Simulation::set_spark_conf`]).
+    awaiting_conf: BTreeMap<PodId, bool>,
 }
 
 /// Tolerations the pods of a component carry (placement + defaults).
@@ -130,6 +136,7 @@ impl Simulation {
             view: TraceView::current_only(),
             done: None,
             open_ended,
+            awaiting_conf: BTreeMap::new(),
             t,
             plan,
         };
@@ -290,11 +297,110 @@ impl Simulation {
                 self.scale(kind, replicas);
                 Ok(String::new())
             }
+            Action::CreatePod { pod } => self.create_client_pod(&pod),
+            Action::SetSparkConf { pod: key, properties } => {
+                let id = pod(self, &key)?;
+                self.set_spark_conf(id, properties)
+            }
             Action::SetCorefile { serves_cluster_names } => {
                 Faults::corefile_changed(self, serves_cluster_names);
                 Ok(String::new())
             }
         }
+    }
+
+    /// A pod a client built itself. A Spark driver pod (`spark-role=driver`: spark-submit in
+    /// cluster mode) runs as the driver of an app synthesised from it, outside the operator;
+    /// its Spark properties may follow ([`Action::SetSparkConf`]) until its JVM starts.
+    fn create_client_pod(&mut self, manifest: &serde_json::Value) -> Result<String, String> {
+        let spec = clientpod::pod_spec(manifest)?;
+        let key = format!("{}/{}", spec.namespace, spec.name);
+        if self.store.pod_index.contains_key(&key) {
+            return Err(format!("pods \"{}\" already exists", spec.name));
+        }
+        let properties = BTreeMap::new();
+        let Some(app) = clientpod::spark_driver(manifest, &properties) else {
+            return Err("sparkrig serve runs the pods Spark's own client creates for a driver (labelled spark-role=driver, as \
+                 spark-submit --deploy-mode cluster does) and those of its simulated controllers; other pods are not simulated"
+                .into());
+        };
+        let sub = Arc::new(clientpod::submission(manifest, &properties));
+        let app_key = format!("{}/{}", app.namespace(), app.metadata.name);
+        let work = work_of(&app);
+        let app = Arc::new(app);
+        let id = AppId(self.store.apps.len() as u32);
+        self.store.apps.push(App {
+            key: app_key.clone(),
+            template: None,
+            created: self.now(),
+            deleted: false,
+            app: app.clone(),
+            work,
+            state: sparkrig_model::appstate::AppState::Running,
+            message: String::new(),
+            submission_attempts: 1,
+            execution_attempts: 1,
+            last_submission: self.now(),
+            defaulted: false,
+            watched: false,
+            run: 1,
+            driver: None,
+            patched: false,
+            external: true,
+        });
+        let compiled = SchedSpec::compile(&spec, &mut self.store.interner);
+        let pod = self.create_pod(NewPod {
+            key,
+            owner: Owner::Driver { app: id, run: 1 },
+            labels: LabelSource::Spark { app, sub, exec: None },
+            spec: Arc::new(compiled),
+            image: spec.image,
+            from_registry: false,
+            app: Some(app_key),
+            role: Some(SparkRole::Driver),
+            component: None,
+            node_selector: spec.node_selector,
+        });
+        self.store.app_mut(id).driver = Some(pod);
+        self.awaiting_conf.insert(pod, false);
+        self.route(Signal::DriverPodCreated { app: id, run: 1, pod });
+        Ok(String::new())
+    }
+
+    /// A client-created driver's Spark properties, which its JVM reads from the ConfigMap
+    /// mounted at `/opt/spark/conf` when it starts. spark-submit writes that ConfigMap after the
+    /// pod, so a driver whose JVM is up before it waits for it. (The real kubelet does not start
+    /// the container before the ConfigMap volume can be mounted — FailedMount, retried — so the
+    /// pod shows ContainerCreating meanwhile; here it shows Running: an approximation.)
+    fn set_spark_conf(&mut self, pod: PodId, properties: BTreeMap<String, String>) -> Result<String, String> {
+        let Some(was_up) = self.awaiting_conf.remove(&pod) else { return Ok(String::new()) };
+        let Some((app, labels)) = self.store.pod(pod).map(|p| (p.owner, p.labels.clone())) else { return Ok(String::new()) };
+        let (Owner::Driver { app: id, run }, LabelSource::Spark { app: spec, sub, exec: None }) = (app, labels) else {
+            return Ok(String::new());
+        };
+        let mut conf = (*spec).clone();
+        std::sync::Arc::make_mut(&mut conf.spec).spark_conf = properties;
+        let sub = Arc::new(Submission {
+            executor_prefix: conf
+                .spec
+                .spark_conf
+                .get("spark.kubernetes.executor.podNamePrefix")
+                .cloned()
+                .unwrap_or(sub.executor_prefix.clone()),
+            ..(*sub).clone()
+        });
+        let conf = Arc::new(conf);
+        let a = self.store.app_mut(id);
+        a.app = conf.clone();
+        a.work = work_of(&conf);
+        if let Some(p) = self.store.pod_mut(pod) {
+            p.labels = LabelSource::Spark { app: conf, sub, exec: None };
+        }
+        self.route(Signal::DriverPodCreated { app: id, run, pod });
+        if was_up {
+            self.route(Signal::ProcessUp(pod));
+        }
+        Ok(String::new())
     }
 
     /// Runs to the end of the timeline (or the scenario's max duration), feeding `sink`.
@@ -438,7 +544,9 @@ impl Simulation {
             Signal::PodBound(id) => Kubelet::pod_bound(self, id),
             Signal::PodChanged(id) => match owner(self, id) {
                 Some(Owner::Driver { app, run }) => {
-                    Operator::driver_pod_changed(self, app, run);
+                    if !self.store.app(app).external {
+                        Operator::driver_pod_changed(self, app, run);
+                    }
                     Drivers::driver_lifecycle(self, app, run, id);
                 }
                 Some(Owner::Executor { app, run, exec }) => Drivers::executor_pod_changed(self, app, run, exec),
@@ -446,11 +554,16 @@ impl Simulation {
                 None => {}
             },
             Signal::ComponentStarted(id) => Deployments::component_started(self, id),
-            Signal::ProcessUp(id) => Drivers::process_up(self, id),
+            Signal::ProcessUp(id) => match self.awaiting_conf.get_mut(&id) {
+                Some(up) => *up = true,
+                None => Drivers::process_up(self, id),
+            },
             Signal::PodGone(_, owner) => match owner {
                 Owner::Driver { app, run } => {
                     Drivers::driver_gc(self, app, run);
-                    Operator::driver_pod_gone(self, app, run);
+                    if !self.store.app(app).external {
+                        Operator::driver_pod_gone(self, app, run);
+                    }
                 }
                 Owner::Executor { app, run, exec } => Drivers::executor_pod_gone(self, app, run, exec),
                 Owner::Component(c) => Deployments::pod_changed(self, c),

@@ -427,7 +427,10 @@ impl Drivers {
         let name = d.sub.executor_pod_name(exec);
         let key = format!("{}/{name}", d.namespace);
         let counts_create_failures = d.version >= SparkVersion::new(4, 3, 0);
-        let mutated = match admission(cx.plan(), cx.store(), POD_WEBHOOK) {
+        // The operator's pod webhook selects pods labelled launched-by-spark-operator: not
+        // those of a spark-submit run outside it (reference/spark-operator.md §3).
+        let admitted = if cx.store().app(app).external { Admission::Unmutated } else { admission(cx.plan(), cx.store(), POD_WEBHOOK) };
+        let mutated = match admitted {
             Admission::Rejected(msg) => {
                 // An exception aborts the rest of the batch; retried next tick (§2.3). From 4.3
                 // creation failures count toward maxNumFailures (SPARK-55075).
@@ -915,6 +918,7 @@ mod tests {
             run: 1,
             driver: None,
             patched: false,
+            external: false,
         });
         let sub = Arc::new(Submission::generate(&app, &[7; 38], super::super::shapes::EPOCH_MS, true));
         let pod = f.create_pod(NewPod {

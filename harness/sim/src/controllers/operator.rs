@@ -199,6 +199,7 @@ impl Operator {
             run: 0,
             driver: None,
             patched: false,
+            external: false,
         });
         cx.me().items.push(Item::default());
         if watched {
