@@ -554,5 +554,12 @@ fn report_verdict(v: &Verdict, out: &OutputArgs) -> u8 {
             return fail(format!("cannot write {}: {e}", p.display()));
         }
     }
+    if !v.unhealed.is_empty() {
+        // The cluster is left broken: a harness failure, whatever the expectations say.
+        for u in &v.unhealed {
+            eprintln!("error: {u}");
+        }
+        return BAD_INPUT;
+    }
     if v.passed { PASSED } else { EXPECTATION_FAILED }
 }

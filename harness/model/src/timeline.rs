@@ -99,6 +99,12 @@ pub fn patched(apps: usize) -> String {
     format!("patched {apps} app(s)")
 }
 
+/// A patch step's failure when no app of the run matches its selector at that moment (the
+/// apps it names arrive later, or were rejected): it changed nothing, so it fails.
+pub fn patch_matched_nothing(apps: &AppSel) -> String {
+    format!("no app of this run matches {apps} (none exists yet, or it was rejected or deleted): nothing was patched")
+}
+
 /// A patch step's message when updates were refused (`why`: the API server's answers).
 pub fn patch_rejected(refused: usize, why: &str) -> String {
     format!("{refused} update(s) rejected: {why}")
@@ -419,6 +425,7 @@ mod tests {
         assert_eq!(tl.start(), vec![Effect::Finish("no steps".into())]);
         assert_eq!(max_duration_reached(Dur::mins(90)), "maxDuration 1h30m reached");
         assert_eq!(patched(3), "patched 3 app(s)");
+        assert!(patch_matched_nothing(&AppSel::Pattern("later".into())).starts_with("no app of this run matches later "));
         assert_eq!(patch_rejected(2, "webhook down"), "2 update(s) rejected: webhook down");
     }
 }

@@ -250,6 +250,19 @@ pub enum Event {
         /// What it hit.
         target: String,
     },
+    /// A fault's heal failed after its retries: the cluster is left broken. Fails the run's
+    /// timeline, and the run (exit code 2).
+    FaultHealFailed {
+        /// Fault id.
+        fault: String,
+        /// What it hit.
+        target: String,
+        /// The last error.
+        error: String,
+        /// The commands that restore what is left broken, one per line.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        restore: String,
+    },
     /// A cluster-autoscaler decision.
     Autoscaler {
         /// `scale-up`, `scale-down`, `no-scale-up`, ...
@@ -285,6 +298,11 @@ pub enum Event {
 pub trait Sink {
     /// One record.
     fn record(&mut self, rec: &Record);
+
+    /// The records so far form a batch: a sink that buffers writes them out now, so a run
+    /// killed later leaves what it saw. Backends that observe a live cluster call this after
+    /// each batch of observations; the default does nothing.
+    fn flush(&mut self) {}
 }
 
 impl<F: FnMut(&Record)> Sink for F {
@@ -322,6 +340,14 @@ impl<W: Write> Sink for JsonlWriter<W> {
         }
         let line = serde_json::to_string(rec).expect("trace records serialise");
         if let Err(e) = writeln!(self.out, "{line}") {
+            self.error = Some(e);
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.error.is_none()
+            && let Err(e) = self.out.flush()
+        {
             self.error = Some(e);
         }
     }
@@ -645,6 +671,8 @@ impl TraceView {
             Event::FaultHealed { fault, .. } => {
                 self.active_faults.remove(fault);
             }
+            // Still active: the heal did not take.
+            Event::FaultHealFailed { .. } => {}
             Event::AppRejected { app, message } => {
                 self.rejected.insert(app.clone(), (t, message.clone()));
             }

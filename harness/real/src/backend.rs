@@ -18,7 +18,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use sparkrig_model::faults::{FaultKind, FaultSpec};
 use sparkrig_model::scenario::{Scenario, Step};
 use sparkrig_model::time::{Dur, Time};
-use sparkrig_model::timeline::{Effect, TIMELINE_COMPLETE, Timeline, Timer, max_duration_reached, patch_rejected, patched};
+use sparkrig_model::timeline::{
+    Effect, TIMELINE_COMPLETE, Timeline, Timer, max_duration_reached, patch_matched_nothing, patch_rejected, patched,
+};
 use sparkrig_model::trace::{Event, Record, Sink, TraceView};
 use sparkrig_run::backend::{Backend, BackendError, RunInfo};
 use sparkrig_run::verdict::Verdict;
@@ -83,6 +85,10 @@ pub fn check_supported(s: &Scenario, kind: bool) -> Result<()> {
 /// The run as a plan, for `--dry-run`: what is applied when, what is waited for, each fault's
 /// inject/later/heal plans. Node faults resolve against `facts.nodes` (kind's node map).
 pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String> {
+    let mut facts = facts.clone();
+    facts.apps = s.generated_apps().iter().map(|a| format!("{}/{}", a.namespace(), a.metadata.name)).collect();
+    facts.apps.sort();
+    let facts = &facts;
     let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).map_err(|e| Error::Invalid(e.to_string()));
     let mut out = String::new();
     let mut line = |l: String| {
@@ -135,12 +141,13 @@ pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String> {
                 out_plan(&mut line, &format!("heal `{}` (at its heal step, or at the end)", f.id), &fp.heal);
             }
             Step::Heal(id) => line(format!("#   run the heal plan of `{id}`")),
-            Step::Patch { apps, spec } => {
-                line(format!("kubectl patch sparkapplication <apps matching {apps}> --type merge -p '{{\"spec\": {spec}}}'"))
-            }
+            Step::Patch { apps, spec } => line(format!(
+                "kubectl patch sparkapplication <apps matching {apps}> --type merge -p {}   # fails when no app of the run matches",
+                crate::plan::quote(&serde_json::json!({"spec": spec}).to_string())
+            )),
         }
     }
-    line("# at the end, even after a failure: every fault still active is healed".into());
+    line("# at the end, even after a failure or on Ctrl-C / SIGTERM: every fault still active is healed (each heal step retried with backoff; what cannot be healed is printed with the command that restores it, and the run exits 2)".into());
     Ok(out)
 }
 
@@ -190,6 +197,8 @@ impl Backend for KubeBackend {
         let target = self.target.clone();
         let verbose = self.verbose;
         self.rt.block_on(async move {
+            // Handled before anything is touched: a signal from now on heals, then exits.
+            let stop = stop_signals().map_err(backend_err)?;
             let client = exec::client(target.context.as_deref()).await.map_err(backend_err)?;
             let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
             if crds.get_opt(SPARK_APPLICATION_CRD).await.map_err(backend_err)?.is_none() {
@@ -198,7 +207,7 @@ impl Backend for KubeBackend {
                     target.context.as_deref().unwrap_or("the current context")
                 )));
             }
-            let mut run = Run::new(plan, name, &target, client, sink, verbose);
+            let mut run = Run::new(plan, name, &target, client, sink, stop, verbose);
             run.go().await
         })
     }
@@ -245,11 +254,19 @@ pub fn involved_pods(v: &Verdict) -> Vec<String> {
 
 async fn diagnose(target: &Target, verdict: &Verdict, dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
+    let pods = involved_pods(verdict);
+    // The folder is created only for something to put in it.
+    if pods.is_empty() && target.kind_cluster.is_none() {
+        return files;
+    }
     if std::fs::create_dir_all(dir).is_err() {
         return files;
     }
-    let Ok(client) = exec::client(target.context.as_deref()).await else { return files };
-    for key in involved_pods(verdict) {
+    let Ok(client) = exec::client(target.context.as_deref()).await else {
+        let _ = std::fs::remove_dir(dir);
+        return files;
+    };
+    for key in pods {
         let (ns, name) = key.split_once('/').unwrap_or(("default", &key));
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
         let mut text = String::new();
@@ -287,6 +304,10 @@ async fn diagnose(target: &Target, verdict: &Verdict, dir: &Path) -> Vec<PathBuf
         if exec::run_program("kind", &args, None).await.is_ok() {
             files.push(out);
         }
+    }
+    if files.is_empty() {
+        // Removes the folder only if it is empty.
+        let _ = std::fs::remove_dir(dir);
     }
     files
 }
@@ -351,11 +372,87 @@ struct Run<'a> {
     later: Vec<(Time, String, Plan)>,
     ended: Option<String>,
     records: u64,
+    /// Records handed to the sink at its last flush.
+    flushed: u64,
+    /// The node watch's first list has arrived (faults may act on nodes only then).
+    nodes_listed: bool,
+    /// Uids of the SparkApplications this run created (from the API's answers), and of the
+    /// Spark pods they own: a Spark pod is this run's only if its ownerReferences lead here.
+    app_uids: BTreeSet<String>,
+    spark_pod_uids: BTreeSet<String>,
+    /// Faults whose heal failed: id, error, the commands that restore them.
+    broken: Vec<(String, String, String)>,
+    /// The first SIGINT or SIGTERM (`Ctrl-C` / `SIGTERM`), once received.
+    stop: tokio::sync::watch::Receiver<Option<&'static str>>,
     verbose: bool,
 }
 
+/// How often a heal step is tried before the fault is reported unhealed.
+const HEAL_ATTEMPTS: u32 = 6;
+/// The wait before the first retry of a heal step (on the cluster's clock), doubled each time:
+/// 1 + 2 + 4 + 8 + 16 = 31 s in all.
+const HEAL_BACKOFF: Dur = Dur::secs(1);
+/// How long one attempt of a heal step may take (wall time): an API server that accepts
+/// connections but never answers does not hold the heal forever.
+const HEAL_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long sparkrig waits for the first node list (wall time) before giving up.
+const NODE_LIST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an earlier run's apps and pods may take to go (wall time).
+const STALE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// SIGINT and SIGTERM (`timeout`, CI cancellation, `docker stop`), handled from now on: the
+/// first one is published on the returned channel, and neither ends the process any more, so
+/// the run can heal its faults and write its trace before it exits.
+pub fn stop_signals() -> Result<tokio::sync::watch::Receiver<Option<&'static str>>> {
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::io("SIGINT handler", e))?;
+        let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("SIGTERM handler", e))?;
+        tokio::spawn(async move {
+            let which = tokio::select! {
+                _ = int.recv() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+            let _ = tx.send(Some(which));
+            // Later signals are received and ignored while the run heals.
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(Some("Ctrl-C"));
+        }
+    });
+    Ok(rx)
+}
+
+/// Resolves once a stop signal has been received (at once if it already was).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<Option<&'static str>>) -> &'static str {
+    match stop.wait_for(Option::is_some).await {
+        Ok(v) => v.unwrap_or("a signal"),
+        Err(_) => std::future::pending().await,
+    }
+}
+
 impl<'a> Run<'a> {
-    fn new(s: &'a Scenario, backend: &'static str, target: &'a Target, client: Client, sink: &'a mut dyn Sink, verbose: bool) -> Run<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        s: &'a Scenario,
+        backend: &'static str,
+        target: &'a Target,
+        client: Client,
+        sink: &'a mut dyn Sink,
+        stop: tokio::sync::watch::Receiver<Option<&'static str>>,
+        verbose: bool,
+    ) -> Run<'a> {
         let interruptible = s.topology.groups.iter().filter(|g| g.interruptible).map(|g| g.name.clone());
         let mut exec = Executor::new(target.context.clone());
         if !verbose {
@@ -380,6 +477,12 @@ impl<'a> Run<'a> {
             later: Vec::new(),
             ended: None,
             records: 0,
+            flushed: 0,
+            nodes_listed: false,
+            app_uids: BTreeSet::new(),
+            spark_pod_uids: BTreeSet::new(),
+            broken: Vec::new(),
+            stop,
             verbose,
         }
     }
@@ -393,11 +496,24 @@ impl<'a> Run<'a> {
         self.start + Duration::from_secs_f64(t.as_ms() as f64 / 1000.0 / self.speed)
     }
 
+    /// Lets `d` pass on the cluster's clock.
+    async fn sleep(&self, d: Dur) {
+        tokio::time::sleep(Duration::from_secs_f64(d.as_ms() as f64 / 1000.0 / self.speed)).await;
+    }
+
     fn emit(&mut self, event: Event) {
         let rec = Record { t: self.now(), event };
         self.view.apply(&rec);
         self.sink.record(&rec);
         self.records += 1;
+    }
+
+    /// Writes out what was recorded since the last flush: a run killed later leaves it.
+    fn flush(&mut self) {
+        if self.flushed != self.records {
+            self.sink.flush();
+            self.flushed = self.records;
+        }
     }
 
     fn say(&self, line: &str) {
@@ -406,11 +522,38 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn go(&mut self) -> Result<RunInfo, BackendError> {
-        self.clear_previous_apps().await.map_err(backend_err)?;
+    /// Before anything changes: objects the scenario's faults change must not carry a record
+    /// of an earlier change (a run that was killed before it healed, or one running now).
+    async fn refuse_left_broken(&mut self) -> Result<()> {
+        let plans: Vec<Plan> = self
+            .s
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                // Node faults need the node list; their objects carry no records.
+                Step::Inject(f) => fault_plan(&f.spec, &ClusterFacts::default()).ok().map(|fp| fp.inject),
+                _ => None,
+            })
+            .collect();
+        self.exec.refuse_left_broken(&plans).await
+    }
+
+    async fn prepare(&mut self) -> Result<()> {
         if let Some(speed) = virtual_clock(&self.client).await {
             (self.speed, self.simulated) = (speed, true);
             self.say(&format!("the cluster is sparkrig serve's simulation at {}x: following its clock", self.speed));
+        }
+        self.refuse_left_broken().await?;
+        self.clear_previous_apps().await
+    }
+
+    async fn go(&mut self) -> Result<RunInfo, BackendError> {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            r = self.prepare() => r.map_err(backend_err)?,
+            s = stopped(&mut stop) => {
+                return Err(backend_err(Error::Interrupted { during: format!("by {s} while preparing the run (nothing was changed)") }));
+            }
         }
         // Time zero is when the scenario starts, after the preparation above.
         self.start = Instant::now();
@@ -420,11 +563,26 @@ impl<'a> Run<'a> {
             exec::apply(&self.client, &text).await.map_err(backend_err)?;
         }
         let mut watch = watch_all(&self.client).boxed();
+        // Nothing starts before the cluster's nodes are known: faults are planned on them.
+        let listed_by = Instant::now() + NODE_LIST_TIMEOUT;
+        while !self.nodes_listed && self.ended.is_none() {
+            tokio::select! {
+                obs = watch.next() => match obs {
+                    Some(o) => self.observe(o).await,
+                    None => self.ended = Some("the watch streams ended".into()),
+                },
+                _ = tokio::time::sleep_until(listed_by.into()) => {
+                    return Err(BackendError::Other(format!("the API server did not list the nodes within {} s", NODE_LIST_TIMEOUT.as_secs())));
+                }
+                s = stopped(&mut stop) => self.ended = Some(format!("interrupted by {s}")),
+            }
+        }
+        self.flush();
         let deadline = Time::ZERO + self.s.max_duration;
-        let fx = self.timeline.start();
-        self.apply(fx).await;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        if self.ended.is_none() {
+            let fx = self.timeline.start();
+            self.apply(fx).await;
+        }
         while self.ended.is_none() {
             let next_timer = self.timers.keys().next().map(|k| k.0);
             let later_due = self.later.iter().map(|l| l.0).min();
@@ -446,22 +604,36 @@ impl<'a> Run<'a> {
                         self.ended = Some(max_duration_reached(self.s.max_duration));
                     }
                 }
-                _ = &mut ctrl_c => {
-                    self.say("interrupted: healing faults and stopping");
-                    let fx = self.timeline.interrupt("interrupted (Ctrl-C)", "interrupted".into());
+                s = stopped(&mut stop) => {
+                    self.say(&format!("interrupted by {s}: healing faults and stopping"));
+                    let fx = self.timeline.interrupt(&format!("interrupted ({s})"), format!("interrupted by {s}"));
                     self.apply(fx).await;
+                    self.ended.get_or_insert_with(|| format!("interrupted by {s}"));
                 }
             }
+            self.flush();
         }
         if self.ended.as_deref() == Some(TIMELINE_COMPLETE) {
             self.settle(&mut watch).await;
         }
         let ids: Vec<String> = self.active.keys().cloned().collect();
         for id in ids {
-            self.heal(&id).await;
+            let _ = self.heal(&id).await;
+            self.flush();
         }
         let reason = self.ended.clone().unwrap_or_default();
         self.emit(Event::RunEnded { reason: reason.clone() });
+        self.flush();
+        if !self.broken.is_empty() {
+            // Always printed, even with -q: the cluster needs a person.
+            eprintln!("sparkrig could not heal every fault it injected; the cluster is left broken:");
+            for (id, error, restore) in &self.broken {
+                eprintln!("  {id}: {error}\n  restore it with:");
+                for l in restore.lines() {
+                    eprintln!("    {l}");
+                }
+            }
+        }
         Ok(RunInfo { end: self.now(), reason, stats: vec![("records", self.records)] })
     }
 
@@ -471,6 +643,7 @@ impl<'a> Run<'a> {
     /// every Spark pod seen has ended or is gone.
     async fn settle(&mut self, watch: &mut (impl Stream<Item = Obs> + Unpin)) {
         let until = self.now() + SETTLE;
+        let mut stop = self.stop.clone();
         while self.view.pods.values().any(|p| p.role.is_some() && p.ended.is_none() && p.deleted.is_none()) {
             tokio::select! {
                 obs = watch.next() => match obs {
@@ -481,7 +654,9 @@ impl<'a> Run<'a> {
                     self.say("some Spark pods had not ended when the apps had; not waiting longer for them");
                     return;
                 }
+                _ = stopped(&mut stop) => return,
             }
+            self.flush();
         }
     }
 
@@ -519,10 +694,7 @@ impl<'a> Run<'a> {
                     Ok(String::new())
                 }
                 Effect::Inject(f) => self.inject(&f.id, &f.spec).await,
-                Effect::Heal(id) => {
-                    self.heal(&id).await;
-                    Ok(String::new())
-                }
+                Effect::Heal(id) => self.heal(&id).await,
                 Effect::Patch { apps, spec } => self.patch(&apps, &spec).await,
             };
             let more = self.timeline.completed(outcome, &self.view);
@@ -532,21 +704,45 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Whether a pod the watches deliver is this run's: platform pods always; Spark pods when
+    /// they carry the name of one of the run's apps (in its namespace) and their
+    /// ownerReferences lead to a SparkApplication this run created (the driver directly,
+    /// executors directly or through their driver). Another namespace's app of the same name,
+    /// an earlier run's pods and a pod that merely carries Spark's labels are not.
+    fn ours(&mut self, p: &Pod, remember: bool) -> bool {
+        if !pod_in_scope(p, self.timeline.expected()) {
+            return false;
+        }
+        if !p.metadata.labels.as_ref().is_some_and(|l| l.contains_key("spark-role")) {
+            return true;
+        }
+        let uid = p.metadata.uid.clone().unwrap_or_default();
+        let owned = self.spark_pod_uids.contains(&uid)
+            || p.metadata.owner_references.iter().flatten().any(|o| self.app_uids.contains(&o.uid) || self.spark_pod_uids.contains(&o.uid));
+        if owned && remember && !uid.is_empty() {
+            self.spark_pod_uids.insert(uid);
+        }
+        owned
+    }
+
     async fn observe(&mut self, o: Obs) {
-        let expected = self.timeline.expected();
         let events = match o {
             Obs::Pod(e) => match *e {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if pod_in_scope(&p, expected) => self.translator.pod(&p),
-                watcher::Event::Delete(p) if pod_in_scope(&p, expected) => self.translator.pod_deleted(&p),
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) if self.ours(&p, true) => self.translator.pod(&p),
+                watcher::Event::Delete(p) if self.ours(&p, false) => self.translator.pod_deleted(&p),
                 _ => vec![],
             },
             Obs::Node(e) => match *e {
                 watcher::Event::Apply(n) | watcher::Event::InitApply(n) => self.translator.node(&n),
                 watcher::Event::Delete(n) => self.translator.node_deleted(&n),
-                _ => vec![],
+                watcher::Event::InitDone => {
+                    self.nodes_listed = true;
+                    vec![]
+                }
+                watcher::Event::Init => vec![],
             },
             Obs::App(e) => match *e {
-                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if expected.contains(&app_key(&a)) => {
+                watcher::Event::Apply(a) | watcher::Event::InitApply(a) if self.timeline.expected().contains(&app_key(&a)) => {
                     self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
                 }
                 watcher::Event::Delete(a) => {
@@ -568,36 +764,48 @@ impl<'a> Run<'a> {
 
     /// SparkApplications of an earlier run with the names this scenario creates are deleted
     /// (they carry sparkrig's label), so apps start fresh; anything else by those names is not
-    /// ours and stops the run.
+    /// ours and stops the run. Their pods go with them (garbage collection, after the pods'
+    /// grace period): the run starts once they are gone too (and pods owned by them would not
+    /// be this run's anyway, see [`Run::ours`]).
     async fn clear_previous_apps(&mut self) -> Result<()> {
         let names: Vec<(String, String)> =
             self.s.generated_apps().iter().map(|a| (a.namespace().to_string(), a.metadata.name.clone())).collect();
         let mut found = Vec::new();
+        let mut uids = BTreeMap::new();
         for (ns, name) in &names {
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
             if let Some(o) = api.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {ns}/{name}"), e))? {
+                uids.insert(format!("{ns}/{name}"), o.metadata.uid.clone().unwrap_or_default());
                 found.push((format!("{ns}/{name}"), o.metadata.labels.unwrap_or_default().into_iter().collect()));
             }
         }
         let stale = stale_apps(&found)?;
         for key in &stale {
             let (ns, name) = key.split_once('/').expect("namespace/name");
-            self.say(&format!("deleting {key}, left by an earlier sparkrig run"));
+            self.say(&format!("deleting {key}, left by an earlier sparkrig run, and waiting for its pods to go"));
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
             let _ = api.delete(name, &Default::default()).await;
         }
-        let give_up = Instant::now() + Duration::from_secs(120);
+        let give_up = Instant::now() + STALE_TIMEOUT;
+        let poll = Duration::from_millis(if self.simulated { 50 } else { 1000 });
         for key in &stale {
             let (ns, name) = key.split_once('/').expect("namespace/name");
-            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
-            while api.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {key}"), e))?.is_some() {
-                if Instant::now() > give_up {
-                    return Err(Error::Timeout {
-                        after: Duration::from_secs(120),
-                        last: format!("SparkApplication {key} from an earlier run is still being deleted"),
-                    });
+            let apps: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
+            let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+            let lp = ListParams::default().labels(&format!("{}={name}", crate::plan::APP_NAME_LABEL));
+            loop {
+                let app_left = apps.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {key}"), e))?.is_some();
+                let list = pods.list(&lp).await.map_err(|e| Error::kube(format!("pods of {key}"), e))?;
+                let left: Vec<String> =
+                    exec::owned_pods(&list.items, &uids[key]).into_iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
+                if !app_left && left.is_empty() {
+                    break;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                if Instant::now() > give_up {
+                    let what = if app_left { format!("SparkApplication {key}") } else { format!("its pods {}", left.join(", ")) };
+                    return Err(Error::Timeout { after: STALE_TIMEOUT, last: format!("{what} from an earlier run, deleted, still there") });
+                }
+                tokio::time::sleep(poll).await;
             }
         }
         Ok(())
@@ -618,8 +826,9 @@ impl<'a> Run<'a> {
             Ok(o) => o,
             Err(e) => return self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
         };
-        if let Err(e) = api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await {
-            self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() });
+        match api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await {
+            Ok(created) => self.app_uids.extend(created.metadata.uid),
+            Err(e) => self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
         }
     }
 
@@ -627,12 +836,25 @@ impl<'a> Run<'a> {
         let mut nodes: Vec<(String, String)> =
             self.view.nodes.iter().filter(|(_, n)| n.removed.is_none()).map(|(k, n)| (k.clone(), n.group.clone())).collect();
         nodes.sort();
-        ClusterFacts { kind_cluster: self.target.kind_cluster.clone(), minio_container: self.target.minio_container.clone(), nodes }
+        ClusterFacts {
+            kind_cluster: self.target.kind_cluster.clone(),
+            minio_container: self.target.minio_container.clone(),
+            nodes,
+            apps: self.timeline.expected().iter().cloned().collect(),
+        }
     }
 
     async fn inject(&mut self, id: &str, spec: &FaultSpec) -> Result<String, String> {
         let fp = fault_plan(spec, &self.facts()).map_err(|e| e.to_string())?;
-        self.exec.run(&fp.inject).await.map_err(|e| e.to_string())?;
+        if let Err(e) = self.exec.run(&fp.inject).await {
+            // Whatever part of it was carried out is undone (heal steps act only on what the
+            // injection recorded); if that fails too, the cluster is left broken.
+            let failed = self.heal_steps(id, &fp.heal).await;
+            if !failed.is_empty() {
+                self.heal_failed(id, spec.target(), failed);
+            }
+            return Err(e.to_string());
+        }
         self.emit(Event::FaultInjected { fault: id.into(), target: spec.target() });
         let now = self.now();
         for (after, plan) in &fp.later {
@@ -653,27 +875,84 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn heal(&mut self, id: &str) {
-        let Some(fp) = self.active.remove(id) else { return };
+    /// Heals a fault: each heal step is tried up to [`HEAL_ATTEMPTS`] times with backoff (on
+    /// the cluster's clock) while its error is retryable; what the injection recorded is kept
+    /// until the restore succeeded. A fault whose heal failed is recorded as
+    /// `fault_heal_failed` with the error and the commands that restore it, and fails the step.
+    async fn heal(&mut self, id: &str) -> Result<String, String> {
+        let Some(fp) = self.active.get(id).cloned() else { return Ok(String::new()) };
         self.later.retain(|l| l.1 != id);
-        let errors = self.exec.run_all(&fp.heal).await;
-        for e in &errors {
-            self.say(&format!("heal {id}: {e}"));
+        let failed = self.heal_steps(id, &fp.heal).await;
+        self.active.remove(id);
+        let target = self
+            .s
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Inject(f) if f.id == id => Some(f.spec.target()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        if failed.is_empty() {
+            self.emit(Event::FaultHealed { fault: id.into(), target });
+            return Ok(String::new());
         }
-        let target = self.s.steps.iter().find_map(|s| match s {
-            Step::Inject(f) if f.id == id => Some(f.spec.target()),
-            _ => None,
-        });
-        self.emit(Event::FaultHealed { fault: id.into(), target: target.unwrap_or_default() });
+        Err(self.heal_failed(id, target, failed))
+    }
+
+    /// Runs a heal plan, each step retried; the steps that failed in the end, each with its
+    /// error and the commands that do what it could not.
+    async fn heal_steps(&mut self, id: &str, plan: &Plan) -> Vec<(String, String)> {
+        let mut failed = Vec::new();
+        for step in &plan.steps {
+            self.say(&format!("  {}", step.why));
+            let mut wait = HEAL_BACKOFF;
+            let mut attempt = 1;
+            loop {
+                let outcome = match tokio::time::timeout(HEAL_ATTEMPT_TIMEOUT, self.exec.run_one(&step.action)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::Timeout { after: HEAL_ATTEMPT_TIMEOUT, last: "no answer from the API server".into() }),
+                };
+                match outcome {
+                    Ok(()) => break,
+                    Err(e) if attempt < HEAL_ATTEMPTS && e.is_retryable() => {
+                        self.say(&format!("heal {id}: {}: {e}; retrying in {wait}", step.why));
+                        self.sleep(wait).await;
+                        wait = wait + wait;
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        let tries = if attempt == 1 { "1 attempt".to_string() } else { format!("{attempt} attempts") };
+                        self.say(&format!("heal {id}: {}: {e}; giving up after {tries}", step.why));
+                        failed.push((format!("{}: {e} (gave up after {tries})", step.why), self.exec.restore_command(&step.action)));
+                        break;
+                    }
+                }
+            }
+        }
+        failed
+    }
+
+    /// Records a fault left unhealed: `fault_heal_failed` in the trace, and what to print at
+    /// the end. Returns the heal step's failure message.
+    fn heal_failed(&mut self, id: &str, target: String, failed: Vec<(String, String)>) -> String {
+        let error = failed.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>().join("; ");
+        let restore = failed.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join("\n");
+        self.emit(Event::FaultHealFailed { fault: id.into(), target, error: error.clone(), restore: restore.clone() });
+        self.broken.push((id.to_string(), error.clone(), restore));
+        format!("heal {id} failed, the fault is still in place: {error}")
     }
 
     async fn patch(&mut self, apps: &sparkrig_model::scenario::AppSel, spec: &serde_json::Value) -> Result<String, String> {
         let keys: Vec<String> = self.view.apps.keys().filter(|k| apps.matches(k)).cloned().collect();
+        if keys.is_empty() {
+            return Err(patch_matched_nothing(apps));
+        }
         let mut refused = Vec::new();
         for k in &keys {
             let (ns, name) = k.split_once('/').unwrap_or(("default", k));
             let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &spark_application_resource());
-            if let Err(e) = api.patch(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": spec}))).await {
+            if let Err(e) = api.patch(name, &exec::patch_params(), &Patch::Merge(serde_json::json!({"spec": spec}))).await {
                 refused.push(format!("{k}: {e}"));
             }
         }
@@ -841,6 +1120,7 @@ pub fn kind_facts(s: &Scenario, opts: &KindOptions) -> Result<ClusterFacts> {
         kind_cluster: Some(opts.name.clone()),
         minio_container: s.stack.minio.enabled.then(|| format!("{}-minio", opts.name)),
         nodes,
+        apps: Vec::new(),
     })
 }
 
@@ -927,6 +1207,7 @@ mod tests {
             seed: None,
             ended: String::new(),
             passed: false,
+            unhealed: Vec::new(),
             results: vec![
                 Outcome {
                     name: "a".into(),

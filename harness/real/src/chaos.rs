@@ -67,6 +67,7 @@ pub async fn facts(docker: &Docker, cluster: &str) -> Result<ClusterFacts> {
         kind_cluster: Some(cluster.to_string()),
         minio_container: ours.then_some(minio),
         nodes: docker::kind_nodes(docker, cluster).await?,
+        apps: Vec::new(),
     })
 }
 

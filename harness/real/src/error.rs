@@ -100,6 +100,22 @@ pub enum Error {
         /// How that was decided, and what to do.
         why: String,
     },
+    /// An object a fault changes carries sparkrig's record of an earlier change
+    /// ([`crate::ORIGINAL_REPLICAS`], `sparkrig.io/original-<key>`): a sparkrig run changed it
+    /// and did not put it back (it was killed before healing), or another sparkrig run is
+    /// injecting a fault on it now. Fatal: sparkrig cannot tell which, so it does not touch it;
+    /// the message gives the command that restores it.
+    #[error(
+        "{what} carries {found}: a sparkrig run changed it and left it that way (killed before it could heal), or another sparkrig run is injecting a fault on it right now. Not touching it. If no other run is active, restore it with:\n  {restore}"
+    )]
+    LeftBroken {
+        /// The object.
+        what: String,
+        /// The annotation found, `key=value`.
+        found: String,
+        /// The commands that restore it and remove the annotation.
+        restore: String,
+    },
     /// The request cannot be carried out as asked (unknown node, fault unavailable on this
     /// backend, bad manifest, unsupported version). Fatal: change the input.
     #[error("{0}")]
@@ -167,6 +183,7 @@ impl Error {
             | Error::KubeConfig(_)
             | Error::Interrupted { .. }
             | Error::NotOurs { .. }
+            | Error::LeftBroken { .. }
             | Error::Invalid(_)
             | Error::Io { .. } => false,
         }

@@ -12,13 +12,12 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
 use serde::Deserialize as _;
 use serde_json::json;
-use sparkrig_model::scenario::glob_match;
 
 use crate::docker::{self, S3Container};
 use crate::error::{Error, Result};
@@ -42,7 +41,28 @@ pub async fn client(context: Option<&str>) -> Result<Client> {
         }
         None => Config::infer().await.map_err(|e| Error::KubeConfig(format!("no Kubernetes configuration found: {e}")))?,
     };
-    Client::try_from(config).map_err(|e| Error::kube("cannot build a Kubernetes client", e))
+    Client::try_from(with_user_agent(config)).map_err(|e| Error::kube("cannot build a Kubernetes client", e))
+}
+
+/// The User-Agent of every request: `sparkrig/<version>`. An API server names the manager of a
+/// non-apply write after it (`sparkrig`) and audit logs show it; kube-rs sends none by itself.
+pub const USER_AGENT: &str = concat!("sparkrig/", env!("CARGO_PKG_VERSION"));
+
+/// `config` sending sparkrig's User-Agent (kube-rs 5: `Config::headers`, sent on every request).
+pub fn with_user_agent(mut config: Config) -> Config {
+    config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT)));
+    config
+}
+
+/// Parameters of sparkrig's non-apply patches: its field manager, so the server records the
+/// change as sparkrig's whatever the User-Agent.
+pub fn patch_params() -> PatchParams {
+    PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() }
+}
+
+/// The annotations of an object.
+fn annotation<'a>(meta: &'a kube::api::ObjectMeta, key: &str) -> Option<&'a String> {
+    meta.annotations.as_ref().and_then(|a| a.get(key))
 }
 
 /// Runs plans, remembering what heals need (replica counts, ConfigMap values).
@@ -98,6 +118,94 @@ impl Executor {
         errors
     }
 
+    /// Runs one action (a heal step retried by its caller).
+    pub async fn run_one(&mut self, a: &Action) -> Result<()> {
+        self.action(a).await
+    }
+
+    /// `kubectl` on this executor's context.
+    fn kubectl(&self) -> String {
+        match &self.context {
+            Some(c) => format!("kubectl --context {}", crate::plan::quote(c)),
+            None => "kubectl".into(),
+        }
+    }
+
+    fn restore_scale(&self, namespace: &str, name: &str, n: &str) -> String {
+        let k = self.kubectl();
+        format!(
+            "{k} -n {namespace} scale deployment {name} --replicas={} && {k} -n {namespace} annotate deployment {name} {}-",
+            crate::plan::quote(n),
+            crate::ORIGINAL_REPLICAS
+        )
+    }
+
+    fn restore_configmap(&self, namespace: &str, name: &str, key: &str, old: &str) -> String {
+        format!(
+            "{} -n {namespace} patch configmap {name} --type merge -p {}",
+            self.kubectl(),
+            crate::plan::quote(&restore_configmap_patch(key, old).to_string())
+        )
+    }
+
+    /// The exact commands that do what a heal step does, with the values recorded at the
+    /// injection: printed when the heal failed, for a person to run.
+    pub fn restore_command(&self, a: &Action) -> String {
+        match a {
+            Action::RestoreScale { namespace, name } => match self.recorded.get(&format!("scale/{namespace}/{name}")) {
+                Some(n) => self.restore_scale(namespace, name, n),
+                None => a.to_string(),
+            },
+            Action::RestoreConfigMapKey { namespace, name, key } => match self.recorded.get(&format!("cm/{namespace}/{name}/{key}")) {
+                Some(old) => self.restore_configmap(namespace, name, key, old),
+                None => a.to_string(),
+            },
+            other => other.to_string().replace("kubectl ", &format!("{} ", self.kubectl())),
+        }
+    }
+
+    /// Refuses a Deployment a sparkrig run left scaled down (it carries
+    /// [`crate::ORIGINAL_REPLICAS`]).
+    async fn refuse_scaled_down(&self, api: &Api<Deployment>, namespace: &str, name: &str) -> Result<()> {
+        let d = api.get(name).await.map_err(|e| Error::kube(format!("deployment {namespace}/{name}"), e))?;
+        match annotation(&d.metadata, crate::ORIGINAL_REPLICAS) {
+            Some(n) => Err(Error::LeftBroken {
+                what: format!("deployment {namespace}/{name}"),
+                found: format!("{}={n}", crate::ORIGINAL_REPLICAS),
+                restore: self.restore_scale(namespace, name, n),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Before a run starts: refuses if an object the plans' faults change still carries a
+    /// record of an earlier change (a sparkrig run left it broken, or another is injecting a
+    /// fault on it now), so nothing of the run has started when it refuses.
+    pub async fn refuse_left_broken(&mut self, plans: &[Plan]) -> Result<()> {
+        for step in plans.iter().flat_map(|p| p.steps.iter()) {
+            match &step.action {
+                Action::Scale { namespace, name, remember: true, .. } => {
+                    let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
+                    self.refuse_scaled_down(&api, namespace, name).await?;
+                }
+                Action::ReplaceConfigMapKey { namespace, name, key, .. } => {
+                    let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
+                    let cm = api.get(name).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
+                    let ann = crate::original_value_annotation(key);
+                    if let Some(v) = annotation(&cm.metadata, &ann) {
+                        return Err(Error::LeftBroken {
+                            what: format!("configmap {namespace}/{name}"),
+                            found: format!("the annotation {ann} (the {key} before a fault)"),
+                            restore: self.restore_configmap(namespace, name, key, v),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     async fn action(&mut self, a: &Action) -> Result<()> {
         match a {
             Action::Run { program, args, stdin, allow_failure } => {
@@ -132,59 +240,88 @@ impl Executor {
             }
             Action::Scale { namespace, name, replicas, remember } => {
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
-                if *remember {
+                let key = format!("scale/{namespace}/{name}");
+                if *remember && !self.recorded.contains_key(&key) {
+                    self.refuse_scaled_down(&api, namespace, name).await?;
                     let scale = api.get_scale(name).await.map_err(|e| Error::kube(format!("deployment {namespace}/{name}"), e))?;
-                    let n = scale.spec.and_then(|s| s.replicas).unwrap_or(1);
-                    self.recorded.entry(format!("scale/{namespace}/{name}")).or_insert_with(|| n.to_string());
+                    // autoscaling/v1 ScaleSpec.replicas is `omitempty`: absent means 0.
+                    let n = scale.spec.and_then(|s| s.replicas).unwrap_or(0);
+                    // On the object first, so a run killed before its heal leaves the count
+                    // where the next run (and a person) finds it.
+                    api.patch(
+                        name,
+                        &patch_params(),
+                        &Patch::Merge(json!({"metadata": {"annotations": {crate::ORIGINAL_REPLICAS: n.to_string()}}})),
+                    )
+                    .await
+                    .map_err(|e| Error::kube(format!("annotate deployment {namespace}/{name}"), e))?;
+                    self.recorded.insert(key, n.to_string());
                 }
                 scale(&api, name, *replicas).await
             }
             Action::RestoreScale { namespace, name } => {
+                // The record is kept until the restore succeeded, so a failed heal can be
+                // retried and its command printed.
                 let key = format!("scale/{namespace}/{name}");
-                let n: i32 = self
-                    .recorded
-                    .remove(&key)
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| Error::Invalid(format!("no recorded replica count for {namespace}/{name}")))?;
+                // No record: this run did not change it (its injection stopped before).
+                let Some(recorded) = self.recorded.get(&key) else { return Ok(()) };
+                let n: i32 =
+                    recorded.parse().map_err(|_| Error::Invalid(format!("recorded replica count `{recorded}` of {namespace}/{name}")))?;
                 let api: Api<Deployment> = Api::namespaced(self.kube().await?, namespace);
-                scale(&api, name, n).await
+                scale(&api, name, n).await?;
+                api.patch(name, &patch_params(), &Patch::Merge(json!({"metadata": {"annotations": {crate::ORIGINAL_REPLICAS: null}}})))
+                    .await
+                    .map_err(|e| Error::kube(format!("annotate deployment {namespace}/{name}"), e))?;
+                self.recorded.remove(&key);
+                Ok(())
             }
             Action::ReplaceConfigMapKey { namespace, name, key, find, replace } => {
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                 let mut cm = api.get(name).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
+                let ann = crate::original_value_annotation(key);
+                if let Some(v) = annotation(&cm.metadata, &ann) {
+                    return Err(Error::LeftBroken {
+                        what: format!("configmap {namespace}/{name}"),
+                        found: format!("the annotation {ann} (the {key} before a fault)"),
+                        restore: self.restore_configmap(namespace, name, key, v),
+                    });
+                }
                 let data = cm.data.get_or_insert_with(BTreeMap::new);
                 let old = data.get(key).cloned().ok_or_else(|| Error::Invalid(format!("configmap {namespace}/{name} has no key {key}")))?;
                 if !old.contains(find.as_str()) {
                     return Err(Error::Invalid(format!("{namespace}/{name} {key} does not contain `{find}`; not changing it")));
                 }
-                self.recorded.entry(format!("cm/{namespace}/{name}/{key}")).or_insert_with(|| old.clone());
                 data.insert(key.clone(), old.replace(find.as_str(), replace));
-                api.replace(name, &Default::default(), &cm)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))
+                // The old value goes with the change, in one write.
+                cm.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(ann, old.clone());
+                let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+                api.replace(name, &pp, &cm).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
+                self.recorded.insert(format!("cm/{namespace}/{name}/{key}"), old);
+                Ok(())
             }
             Action::RestoreConfigMapKey { namespace, name, key } => {
-                let old = self
-                    .recorded
-                    .remove(&format!("cm/{namespace}/{name}/{key}"))
-                    .ok_or_else(|| Error::Invalid(format!("no recorded {key} for {namespace}/{name}")))?;
+                let record = format!("cm/{namespace}/{name}/{key}");
+                // No record: this run did not change it (its injection stopped before).
+                let Some(old) = self.recorded.get(&record).cloned() else { return Ok(()) };
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
-                api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"data": {key: old}})))
+                api.patch(name, &patch_params(), &Patch::Merge(restore_configmap_patch(key, &old)))
                     .await
-                    .map(|_| ())
-                    .map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))
+                    .map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
+                self.recorded.remove(&record);
+                Ok(())
             }
             Action::Cordon { node, unschedulable } => {
                 let api: Api<Node> = Api::all(self.kube().await?);
-                api.patch(node, &PatchParams::default(), &Patch::Merge(json!({"spec": {"unschedulable": unschedulable}})))
+                api.patch(node, &patch_params(), &Patch::Merge(json!({"spec": {"unschedulable": unschedulable}})))
                     .await
                     .map(|_| ())
                     .map_err(|e| Error::kube(format!("node {node}"), e))
             }
             Action::Drain { node, grace } => drain(&self.kube().await?, node, *grace).await,
-            Action::KillPods { selector, apps, count, grace } => {
-                kill_pods(&self.kube().await?, selector, apps.as_deref(), *count, *grace).await
+            Action::KillPods { labels, apps, count, grace } => {
+                let killed = kill_pods(&self.kube().await?, labels, apps, *count, *grace).await?;
+                (self.log)(&format!("    deleted {}", if killed.is_empty() { "no pod".to_string() } else { killed.join(", ") }));
+                Ok(())
             }
             Action::DeleteNode { node } => {
                 let api: Api<Node> = Api::all(self.kube().await?);
@@ -252,8 +389,13 @@ pub async fn run_program(program: &str, args: &[String], stdin: Option<&str>) ->
     }
 }
 
+/// The merge patch that puts a ConfigMap key back and removes the record of its old value.
+fn restore_configmap_patch(key: &str, old: &str) -> serde_json::Value {
+    json!({"data": {key: old}, "metadata": {"annotations": {crate::original_value_annotation(key): null}}})
+}
+
 async fn scale(api: &Api<Deployment>, name: &str, replicas: i32) -> Result<()> {
-    api.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
+    api.patch_scale(name, &patch_params(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
         .await
         .map(|_| ())
         .map_err(|e| Error::kube(format!("scale {name}"), e))
@@ -307,33 +449,66 @@ async fn drain(client: &Client, node: &str, grace: Duration) -> Result<()> {
     if errors.is_empty() { Ok(()) } else { Err(Error::Several(errors)) }
 }
 
-async fn kill_pods(client: &Client, selector: &str, apps: Option<&str>, count: Option<u32>, grace: Option<Duration>) -> Result<()> {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let list = pods.list(&ListParams::default().labels(selector)).await.map_err(|e| Error::kube(format!("pods {selector}"), e))?;
-    let mut victims: Vec<(String, String)> = list
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(|p| {
-            apps.is_none_or(|glob| {
-                let ns = p.metadata.namespace.as_deref().unwrap_or("default");
-                let app = p.metadata.labels.as_ref().and_then(|l| l.get("sparkoperator.k8s.io/app-name")).cloned().unwrap_or_default();
-                glob_match(glob, &app) || glob_match(glob, &format!("{ns}/{app}"))
-            })
-        })
-        .map(|p| (p.metadata.namespace.unwrap_or_default(), p.metadata.name.unwrap_or_default()))
-        .collect();
+/// Deletes pods of this run's apps only (see [`Action::KillPods`]); returns the pods deleted.
+async fn kill_pods(
+    client: &Client,
+    labels: &[(String, String)],
+    apps: &[String],
+    count: Option<u32>,
+    grace: Option<Duration>,
+) -> Result<Vec<String>> {
+    let ar = kube::api::ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("sparkoperator.k8s.io", "v1beta2", "SparkApplication"),
+        "sparkapplications",
+    );
+    let mut victims: Vec<(String, String)> = Vec::new();
+    for key in apps {
+        let (ns, name) = key.split_once('/').unwrap_or(("default", key));
+        let sparkapps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+        let Some(app) = sparkapps.get_opt(name).await.map_err(|e| Error::kube(format!("SparkApplication {key}"), e))? else {
+            continue;
+        };
+        // Ours: created by this run (sparkrig refuses to start when a foreign app has the name).
+        if app.metadata.labels.as_ref().and_then(|l| l.get(crate::OWNER_LABEL)).map(String::as_str) != Some("app") {
+            continue;
+        }
+        let uid = app.metadata.uid.clone().unwrap_or_default();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let lp = ListParams::default().labels(&format!("{}={name},{}=app", crate::plan::APP_NAME_LABEL, crate::OWNER_LABEL));
+        let list = pods.list(&lp).await.map_err(|e| Error::kube(format!("pods of {key}"), e))?;
+        for p in owned_pods(&list.items, &uid) {
+            let l = p.metadata.labels.clone().unwrap_or_default();
+            if p.metadata.deletion_timestamp.is_none() && labels.iter().all(|(k, v)| l.get(k) == Some(v)) {
+                victims.push((ns.to_string(), p.metadata.name.clone().unwrap_or_default()));
+            }
+        }
+    }
     victims.sort();
     victims.truncate(count.map_or(usize::MAX, |c| c as usize));
     let dp = DeleteParams { grace_period_seconds: grace.map(|g| g.as_secs() as u32), ..DeleteParams::default() };
+    let mut killed = Vec::new();
     for (ns, name) in victims {
         let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
         match api.delete(&name, &dp).await {
-            Ok(_) => {}
+            Ok(_) => killed.push(format!("{ns}/{name}")),
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
             Err(e) => return Err(Error::kube(format!("delete pod {ns}/{name}"), e)),
         }
     }
-    Ok(())
+    Ok(killed)
+}
+
+/// Of `pods` (one namespace), those owned by the object with `owner_uid`: directly (the driver,
+/// and executors since operator v2.4.0), or through a pod it owns (executors → their driver).
+pub fn owned_pods<'a>(pods: &'a [Pod], owner_uid: &str) -> Vec<&'a Pod> {
+    if owner_uid.is_empty() {
+        return Vec::new();
+    }
+    let owned_by = |p: &Pod, uids: &[&str]| p.metadata.owner_references.iter().flatten().any(|o| uids.contains(&o.uid.as_str()));
+    let direct: Vec<&str> = pods.iter().filter(|p| owned_by(p, &[owner_uid])).filter_map(|p| p.metadata.uid.as_deref()).collect();
+    let mut owners = direct.clone();
+    owners.push(owner_uid);
+    pods.iter().filter(|p| owned_by(p, &owners)).collect()
 }
 
 /// Polls until the condition holds; the error says what was last seen.
@@ -402,5 +577,63 @@ async fn check(client: &Client, what: &Wait) -> std::result::Result<(), String> 
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
             if ok { Ok(()) } else { Err(format!("crd {name} not Established")) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+    fn pod(name: &str, uid: &str, owner: Option<&str>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                uid: Some(uid.into()),
+                owner_references: owner.map(|o| vec![OwnerReference { uid: o.into(), ..OwnerReference::default() }]),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        }
+    }
+
+    #[test]
+    fn pods_are_owned_directly_or_through_their_driver_and_look_alikes_are_not() {
+        let pods = [
+            pod("a-driver", "d1", Some("app-a")),
+            pod("a-exec-1", "e1", Some("d1")),
+            pod("a-exec-2", "e2", Some("app-a")),
+            pod("lookalike-driver", "x1", None),
+            pod("b-driver", "d2", Some("app-b")),
+            pod("b-exec-1", "e3", Some("d2")),
+        ];
+        let names = |uid: &str| owned_pods(&pods, uid).iter().map(|p| p.metadata.name.clone().unwrap()).collect::<Vec<_>>();
+        assert_eq!(names("app-a"), ["a-driver", "a-exec-1", "a-exec-2"]);
+        assert_eq!(names("app-b"), ["b-driver", "b-exec-1"]);
+        assert!(names("").is_empty(), "no uid owns nothing");
+    }
+
+    #[test]
+    fn restore_commands_carry_the_context_and_the_recorded_values() {
+        let mut ex = Executor::new(Some("staging".into()));
+        ex.recorded.insert("scale/kube-system/coredns".into(), "2".into());
+        ex.recorded.insert("cm/kube-system/coredns/Corefile".into(), ".:53 {\n  kubernetes cluster.local\n}\n".into());
+        assert_eq!(
+            ex.restore_command(&Action::RestoreScale { namespace: "kube-system".into(), name: "coredns".into() }),
+            "kubectl --context staging -n kube-system scale deployment coredns --replicas=2 && kubectl --context staging -n kube-system annotate deployment coredns sparkrig.io/original-replicas-"
+        );
+        let cm = ex.restore_command(&Action::RestoreConfigMapKey {
+            namespace: "kube-system".into(),
+            name: "coredns".into(),
+            key: "Corefile".into(),
+        });
+        assert_eq!(
+            cm,
+            r#"kubectl --context staging -n kube-system patch configmap coredns --type merge -p '{"data":{"Corefile":".:53 {\n  kubernetes cluster.local\n}\n"},"metadata":{"annotations":{"sparkrig.io/original-Corefile":null}}}'"#
+        );
+        assert_eq!(
+            ex.restore_command(&Action::Cordon { node: "n1".into(), unschedulable: false }),
+            "kubectl --context staging uncordon n1"
+        );
     }
 }

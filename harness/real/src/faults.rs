@@ -23,6 +23,8 @@ pub struct ClusterFacts {
     pub minio_container: Option<String>,
     /// Live nodes with their group, sorted by name.
     pub nodes: Vec<(String, String)>,
+    /// This run's apps (`namespace/name`), sorted: the only ones whose pods a pod-kill may hit.
+    pub apps: Vec<String>,
 }
 
 /// A fault on the real cluster.
@@ -83,13 +85,6 @@ fn kind_only(facts: &ClusterFacts, fault: FaultKind) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn app_glob(sel: &AppSel) -> Option<String> {
-    match sel {
-        AppSel::All => None,
-        AppSel::Pattern(p) => Some(p.clone()),
-    }
 }
 
 /// The plans of one fault.
@@ -183,14 +178,17 @@ pub fn fault_plan(spec: &FaultSpec, facts: &ClusterFacts) -> Result<FaultPlan> {
             fp.later.push((std(*notice), later));
         }
         FaultSpec::PodKill { pods, count, force } => {
-            let (selector, apps) = match pods {
-                PodTarget::DriverOf(a) => ("spark-role=driver".to_string(), app_glob(a)),
-                PodTarget::ExecutorsOf(a) => ("spark-role=executor".to_string(), app_glob(a)),
-                PodTarget::Selector(l) => (l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","), None),
+            // Scoped to this run's apps, whatever the target: a driver or executors of apps the
+            // selector matches among them, or pods carrying the selector's labels among their pods.
+            let (labels, sel) = match pods {
+                PodTarget::DriverOf(a) => (vec![("spark-role".to_string(), "driver".to_string())], a.clone()),
+                PodTarget::ExecutorsOf(a) => (vec![("spark-role".to_string(), "executor".to_string())], a.clone()),
+                PodTarget::Selector(l) => (l.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), AppSel::All),
             };
+            let apps = facts.apps.iter().filter(|a| sel.matches(a)).cloned().collect();
             p.push(
                 format!("pod-kill: {}", spec.target()),
-                Action::KillPods { selector, apps, count: *count, grace: force.then_some(Duration::ZERO) },
+                Action::KillPods { labels, apps, count: *count, grace: force.then_some(Duration::ZERO) },
             );
         }
     }
@@ -212,16 +210,19 @@ mod tests {
                 ("c-worker5".into(), "spark-executor".into()),
                 ("c-worker6".into(), "spark-executor".into()),
             ],
+            apps: vec!["default/other".into(), "default/spark-pi-1".into(), "default/spark-pi-2".into(), "team-b/spark-pi-3".into()],
         }
     }
 
     #[test]
     fn component_faults_scale_to_zero_and_restore_the_recorded_count() {
         let fp = fault_plan(&FaultSpec::Component(FaultKind::CorednsDown), &facts(false)).unwrap();
-        assert_eq!(
-            fp.inject.steps[0].action.to_string(),
-            "kubectl -n kube-system scale deployment coredns --replicas=0   # the current count is recorded for the heal"
+        let text = fp.inject.steps[0].action.to_string();
+        assert!(
+            text.starts_with("kubectl -n kube-system annotate deployment coredns sparkrig.io/original-replicas=<current count>"),
+            "{text}"
         );
+        assert!(text.ends_with("\nkubectl -n kube-system scale deployment coredns --replicas=0"), "{text}");
         assert_eq!(fp.heal.steps[0].action, Action::RestoreScale { namespace: "kube-system".into(), name: "coredns".into() });
         let fp = fault_plan(&FaultSpec::Component(FaultKind::WebhookDown), &facts(false)).unwrap();
         assert!(fp.inject.to_string().contains("kubectl -n spark-operator scale deployment spark-operator-webhook --replicas=0"));
@@ -297,18 +298,28 @@ mod tests {
     }
 
     #[test]
-    fn pod_kill_uses_sparks_labels_and_no_heal() {
+    fn pod_kill_hits_only_this_runs_apps_and_has_no_heal() {
         let spec = FaultSpec::PodKill { pods: PodTarget::ExecutorsOf(AppSel::Pattern("spark-pi-*".into())), count: Some(2), force: true };
         let fp = fault_plan(&spec, &facts(false)).unwrap();
         assert_eq!(
             fp.inject.steps[0].action,
             Action::KillPods {
-                selector: "spark-role=executor".into(),
-                apps: Some("spark-pi-*".into()),
+                labels: vec![("spark-role".into(), "executor".into())],
+                apps: vec!["default/spark-pi-1".into(), "default/spark-pi-2".into(), "team-b/spark-pi-3".into()],
                 count: Some(2),
                 grace: Some(Duration::ZERO)
             }
         );
         assert!(fp.heal.steps.is_empty());
+        // A label selector is scoped to the run's apps too.
+        let spec =
+            FaultSpec::PodKill { pods: PodTarget::Selector([("team".to_string(), "x".to_string())].into()), count: None, force: false };
+        let fp = fault_plan(&spec, &facts(false)).unwrap();
+        let Action::KillPods { apps, .. } = &fp.inject.steps[0].action else { panic!() };
+        assert_eq!(apps.len(), 4);
+        // No app of the run matches: nothing is selected, and the plan says so.
+        let spec = FaultSpec::PodKill { pods: PodTarget::DriverOf(AppSel::Pattern("nope".into())), count: None, force: false };
+        let fp = fault_plan(&spec, &facts(false)).unwrap();
+        assert_eq!(fp.inject.steps[0].action.to_string(), "# no app of this run matches: no pod is deleted");
     }
 }

@@ -35,3 +35,13 @@ pub const OWNER_LABEL: &str = "sparkrig.io/owned";
 pub const CLUSTER_LABEL: &str = "sparkrig.io/cluster";
 /// The ConfigMap in `kube-public` marking a cluster as sparkrig's, with its config hash.
 pub const MARKER: &str = "sparkrig";
+/// Annotation on a Deployment a fault scaled down, with its replica count before the fault;
+/// removed by the heal. A run that finds it refuses to touch the Deployment (a sparkrig run
+/// left it scaled down, or another is injecting a fault on it now).
+pub const ORIGINAL_REPLICAS: &str = "sparkrig.io/original-replicas";
+
+/// Annotation on a ConfigMap a fault edited, with the key's value before the fault
+/// (`sparkrig.io/original-Corefile`); removed by the heal, refused like [`ORIGINAL_REPLICAS`].
+pub fn original_value_annotation(key: &str) -> String {
+    format!("sparkrig.io/original-{key}")
+}

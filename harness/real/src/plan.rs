@@ -6,6 +6,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::ORIGINAL_REPLICAS;
+
 /// What to do to a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerOp {
@@ -138,13 +140,17 @@ pub enum Action {
         /// Grace period given to each pod.
         grace: Duration,
     },
-    /// Delete the pods matching a label selector (all namespaces), optionally only those of
-    /// apps matching a glob, at most `count` of them (by name).
+    /// Delete pods of this run's apps: in each app's namespace, the pods carrying `labels`, the
+    /// app's `sparkoperator.k8s.io/app-name` and sparkrig's ownership label, and whose
+    /// ownerReferences lead to that SparkApplication (the driver directly, executors through
+    /// the driver or directly); at most `count` of them in all (by name). Nothing outside the
+    /// run's apps is ever selected: not another namespace's app of the same name, not a pod
+    /// that merely carries Spark's labels.
     KillPods {
-        /// Label selector.
-        selector: String,
-        /// `namespace/name` glob over the pods' `sparkoperator.k8s.io/app-name`.
-        apps: Option<String>,
+        /// Labels the pods must carry besides the app's (a role, or the scenario's selector).
+        labels: Vec<(String, String)>,
+        /// This run's apps (`namespace/name`) whose pods may be hit.
+        apps: Vec<String>,
         /// At most this many.
         count: Option<u32>,
         /// Grace period (None: the pod's own).
@@ -209,12 +215,49 @@ pub enum Action {
     Sleep(Duration),
 }
 
-fn quote(s: &str) -> String {
+/// `s` as one shell word (single-quoted unless it is plain).
+pub fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
+}
+
+/// The `kubectl delete pods` of one app's pods (namespace, labels, grace), as a pod-kill
+/// deletes them (after also checking their ownerReferences).
+pub fn kill_command(labels: &[(String, String)], app: &str, grace: Option<Duration>) -> String {
+    let (ns, name) = app.split_once('/').unwrap_or(("default", app));
+    let mut selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    selector.push(format!("{APP_NAME_LABEL}={name}"));
+    selector.push(format!("{}=app", crate::OWNER_LABEL));
+    let mut line = format!("kubectl -n {ns} delete pods -l {} --wait=false", quote(&selector.join(",")));
+    if let Some(g) = grace {
+        line.push_str(&format!(" --grace-period={}", g.as_secs()));
+        if g.is_zero() {
+            line.push_str(" --force");
+        }
+    }
+    line
+}
+
+/// The label the Spark Operator puts on an app's pods, with the app's name.
+pub const APP_NAME_LABEL: &str = "sparkoperator.k8s.io/app-name";
+
+/// A jq string literal.
+fn jq_string(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// `s` matched literally by a (Oniguruma) regular expression, as jq's `sub` takes one.
+fn regex_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 fn secs(d: &Duration) -> String {
@@ -256,41 +299,60 @@ impl fmt::Display for Action {
                 Ok(())
             }
             Action::Scale { namespace, name, replicas, remember } => {
-                write!(f, "kubectl -n {namespace} scale deployment {name} --replicas={replicas}")?;
-                if *remember { f.write_str("   # the current count is recorded for the heal") } else { Ok(()) }
+                if *remember {
+                    writeln!(
+                        f,
+                        "kubectl -n {namespace} annotate deployment {name} {ORIGINAL_REPLICAS}=<current count>   # the count before the fault (the scale subresource's spec.replicas; absent means 0), for the heal and for a later run; refused if the annotation is already there (a sparkrig run left it scaled down)"
+                    )?;
+                }
+                write!(f, "kubectl -n {namespace} scale deployment {name} --replicas={replicas}")
             }
-            Action::RestoreScale { namespace, name } => {
-                write!(f, "kubectl -n {namespace} scale deployment {name} --replicas=<recorded count>")
-            }
-            Action::ReplaceConfigMapKey { namespace, name, key, find, replace } => write!(
+            Action::RestoreScale { namespace, name } => write!(
                 f,
-                "kubectl -n {namespace} get configmap {name} -o json | jq '.data[{k}] |= sub({find}; {replace})' | kubectl replace -f -   # old value recorded",
-                k = quote(&format!("\"{key}\"")),
-                find = quote(&format!("\"{find}\"")),
-                replace = quote(&format!("\"{replace}\"")),
+                "kubectl -n {namespace} scale deployment {name} --replicas=<recorded count> && kubectl -n {namespace} annotate deployment {name} {ORIGINAL_REPLICAS}-"
             ),
-            Action::RestoreConfigMapKey { namespace, name, key } => {
-                write!(f, "kubectl -n {namespace} patch configmap {name} --type merge -p '{{\"data\":{{\"{key}\":<recorded value>}}}}'")
+            Action::ReplaceConfigMapKey { namespace, name, key, find, replace } => {
+                let program = format!(
+                    ".metadata.annotations[{ann}] = .data[{k}] | .data[{k}] |= sub({find}; {replace})",
+                    ann = jq_string(&crate::original_value_annotation(key)),
+                    k = jq_string(key),
+                    find = jq_string(&regex_escape(find)),
+                    replace = jq_string(replace),
+                );
+                write!(
+                    f,
+                    "kubectl -n {namespace} get configmap {name} -o json | jq {} | kubectl replace -f -   # the old value is kept in the annotation {} until the heal; refused if it is already there",
+                    quote(&program),
+                    crate::original_value_annotation(key)
+                )
             }
+            Action::RestoreConfigMapKey { namespace, name, key } => write!(
+                f,
+                "kubectl -n {namespace} patch configmap {name} --type merge -p '{{\"data\":{{\"{key}\":<recorded value>}},\"metadata\":{{\"annotations\":{{\"{}\":null}}}}}}'",
+                crate::original_value_annotation(key)
+            ),
             Action::Cordon { node, unschedulable: true } => write!(f, "kubectl cordon {node}"),
             Action::Cordon { node, unschedulable: false } => write!(f, "kubectl uncordon {node}"),
             Action::Drain { node, grace } => {
                 write!(f, "kubectl drain {node} --ignore-daemonsets --delete-emptydir-data --grace-period={}", grace.as_secs())
             }
-            Action::KillPods { selector, apps, count, grace } => {
-                write!(f, "kubectl delete pods -A -l {} --wait=false", quote(selector))?;
-                if let Some(g) = grace {
-                    write!(f, " --grace-period={}", g.as_secs())?;
-                    if g.is_zero() {
-                        f.write_str(" --force")?;
+            Action::KillPods { labels, apps, count, grace } => {
+                if apps.is_empty() {
+                    return f.write_str("# no app of this run matches: no pod is deleted");
+                }
+                for (i, app) in apps.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{}", kill_command(labels, app, *grace))?;
+                    if i == 0 {
+                        write!(f, "   # only pods whose ownerReferences lead to this run's SparkApplication")?;
+                        if let Some(c) = count {
+                            write!(f, "; at most {c} in all, the first by name")?;
+                        }
                     }
                 }
-                match (apps, count) {
-                    (Some(a), Some(c)) => write!(f, "   # only apps matching {a}, the first {c} by name"),
-                    (Some(a), None) => write!(f, "   # only apps matching {a}"),
-                    (None, Some(c)) => write!(f, "   # the first {c} by name"),
-                    (None, None) => Ok(()),
-                }
+                Ok(())
             }
             Action::DeleteNode { node } => write!(f, "kubectl delete node {node}"),
             Action::Container { container, op } => match op {
@@ -393,8 +455,8 @@ mod tests {
         p.push(
             "kill",
             Action::KillPods {
-                selector: "spark-role=driver".into(),
-                apps: Some("default/a".into()),
+                labels: vec![("spark-role".into(), "driver".into())],
+                apps: vec!["default/a".into(), "team-b/b".into()],
                 count: Some(1),
                 grace: Some(Duration::ZERO),
             },
@@ -410,11 +472,29 @@ mod tests {
         );
         let text = p.to_string();
         assert!(text.contains("# 1. create the cluster\nkind create cluster --name x --wait 5m\n"), "{text}");
-        assert!(text.contains("kubectl -n kube-system scale deployment coredns --replicas=0   # the current count is recorded"), "{text}");
+        assert!(text.contains("kubectl -n kube-system annotate deployment coredns sparkrig.io/original-replicas=<current count>   # the count before the fault"), "{text}");
+        assert!(text.contains("\nkubectl -n kube-system scale deployment coredns --replicas=0\n"), "{text}");
         assert!(
-            text.contains("kubectl delete pods -A -l spark-role=driver --wait=false --grace-period=0 --force   # only apps matching default/a, the first 1"),
+            text.contains("kubectl -n default delete pods -l spark-role=driver,sparkoperator.k8s.io/app-name=a,sparkrig.io/owned=app --wait=false --grace-period=0 --force   # only pods whose ownerReferences lead to this run's SparkApplication; at most 1 in all, the first by name\nkubectl -n team-b delete pods -l spark-role=driver,sparkoperator.k8s.io/app-name=b,sparkrig.io/owned=app --wait=false --grace-period=0 --force\n"),
             "{text}"
         );
+        assert!(!text.contains(" -A "), "{text}");
         assert!(text.contains("docker exec -i n1 sh -c 'cat > /x' <<'EOF'\n[host.\"http://kind-registry:5000\"]\nEOF"), "{text}");
+    }
+
+    #[test]
+    fn the_corefile_edit_renders_as_one_shell_word_for_jq() {
+        let a = Action::ReplaceConfigMapKey {
+            namespace: "kube-system".into(),
+            name: "coredns".into(),
+            key: "Corefile".into(),
+            find: "kubernetes cluster.local".into(),
+            replace: "kubernetes sparkrig-broken.invalid".into(),
+        };
+        assert_eq!(
+            a.to_string().split("   #").next().unwrap(),
+            r#"kubectl -n kube-system get configmap coredns -o json | jq '.metadata.annotations["sparkrig.io/original-Corefile"] = .data["Corefile"] | .data["Corefile"] |= sub("kubernetes cluster\\.local"; "kubernetes sparkrig-broken.invalid")' | kubectl replace -f -"#
+        );
+        assert_eq!(quote("it's"), r"'it'\''s'");
     }
 }

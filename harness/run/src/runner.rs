@@ -37,6 +37,12 @@ impl Sink for Tee<'_> {
             s.record(rec);
         }
     }
+
+    fn flush(&mut self) {
+        for s in self.sinks.iter_mut() {
+            s.flush();
+        }
+    }
 }
 
 /// Runs `plan` on `backend`, writing the trace to `trace` if given.

@@ -101,6 +101,9 @@ pub struct Cluster {
     logs: BTreeMap<String, Vec<String>>,
     /// When node Leases were last renewed (every 10 s of virtual time).
     leases_at: u64,
+    /// Annotations clients wrote on platform Deployments (`namespace/name` → the map), kept
+    /// across re-renders: sparkrig records a scaled-down Deployment's count there.
+    deployment_annotations: BTreeMap<String, Value>,
     /// Pods clients created, as they wrote them (rendered from this, with the cluster's status).
     client_pods: BTreeMap<String, Value>,
     /// The run has ended (its timeline completed).
@@ -124,6 +127,7 @@ impl Cluster {
             event_seq: 0,
             logs: BTreeMap::new(),
             leases_at: u64::MAX,
+            deployment_annotations: BTreeMap::new(),
             client_pods: BTreeMap::new(),
             ended: false,
             reason: String::new(),
@@ -586,7 +590,12 @@ impl Cluster {
                 if g.0 != replicas {
                     *g = (replicas, g.1 + 1);
                 }
-                self.objects.put(index("apps", "deployments"), render::deployment(&cx, c, g.1), &ts);
+                let mut obj = render::deployment(&cx, c, g.1);
+                let key = format!("{}/{}", store.deployments[c].kind.namespace(), store.deployments[c].kind.name());
+                if let Some(a) = self.deployment_annotations.get(&key) {
+                    obj["metadata"]["annotations"] = a.clone();
+                }
+                self.objects.put(index("apps", "deployments"), obj, &ts);
                 self.objects.put(index("apps", "replicasets"), render::replicaset(&cx, c), &ts);
             }
             self.objects.put(leases, render::operator_lease(&cx), &ts);
@@ -624,6 +633,24 @@ impl Cluster {
                 self.objects.remove(i, &ns, &name);
             }
         }
+    }
+
+    /// Stores the annotations a client wrote on a platform Deployment (`namespace/name`); an
+    /// empty map removes them.
+    pub fn set_deployment_annotations(&mut self, key: &str, annotations: Value) {
+        let (ns, name) = split(key);
+        let deployments = index("apps", "deployments");
+        let Some(current) = self.objects.get(deployments, ns, name) else { return };
+        let mut obj = (**current).clone();
+        if annotations.as_object().is_none_or(|a| a.is_empty()) {
+            self.deployment_annotations.remove(key);
+            obj["metadata"].as_object_mut().map(|m| m.remove("annotations"));
+        } else {
+            self.deployment_annotations.insert(key.to_string(), annotations.clone());
+            obj["metadata"]["annotations"] = annotations;
+        }
+        let ts = self.clock.timestamp(self.sim.now());
+        self.objects.put(deployments, obj, &ts);
     }
 
     /// The app of a `namespace/name`, if it exists.

@@ -328,6 +328,11 @@ fn replace(c: &mut Cluster, r: &Req, i: usize, ns: &str, name: &str, mut obj: Va
             if !dry && Some(u64::from(want)) != current["spec"]["replicas"].as_u64() {
                 c.write(Action::ScaleDeployment { deployment: key(ns, name), replicas: want }, &r.by).map_err(ApiError::internal)?;
             }
+            // Metadata a client may change: annotations (kept across re-renders).
+            let annotations = |v: &Value| v["metadata"]["annotations"].as_object().filter(|a| !a.is_empty()).cloned();
+            if !dry && annotations(&obj) != annotations(current.as_ref()) {
+                c.set_deployment_annotations(&key(ns, name), obj["metadata"]["annotations"].clone());
+            }
         }
         _ if resource.backing == Backing::Sim => {
             return Err(ApiError::not_allowed(format!(
@@ -587,7 +592,13 @@ fn scale(c: &mut Cluster, r: &Req, verb: &str, ns: &str, name: &str) -> Result<R
         for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
             meta[f] = d["metadata"][f].clone();
         }
-        json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": meta, "spec": {"replicas": d["spec"]["replicas"]}, "status": {"replicas": d["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector}})
+        // autoscaling/v1 ScaleSpec's `replicas` is `omitempty`: a real API server answers
+        // `"spec": {}` for a Deployment at 0 (issue 15).
+        let spec = match d["spec"]["replicas"].as_i64() {
+            Some(0) | None => json!({}),
+            Some(n) => json!({"replicas": n}),
+        };
+        json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": meta, "spec": spec, "status": {"replicas": d["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector}})
     };
     let current = to_scale(&d);
     let next = match verb {
@@ -618,7 +629,8 @@ fn scale(c: &mut Cluster, r: &Req, verb: &str, ns: &str, name: &str) -> Result<R
         }
         _ => return Err(ApiError::not_allowed(format!("{verb} is not supported on deployments/scale"))),
     };
-    let replicas = next["spec"]["replicas"].as_i64().ok_or_else(|| ApiError::invalid("Scale", name, "spec.replicas", "Required value"))?;
+    // Omitted means 0, as the field is `omitempty` (a PUT of `"spec": {}` scales to 0).
+    let replicas = next["spec"]["replicas"].as_i64().unwrap_or(0);
     if replicas < 0 {
         return Err(ApiError::invalid("Scale", name, "spec.replicas", "must be greater than or equal to 0"));
     }

@@ -499,7 +499,7 @@ impl Simulation {
                     Faults::heal(self, &id);
                     Ok(String::new())
                 }
-                Effect::Patch { apps, spec } => Ok(Operator::patch_apps(self, &apps, &spec)),
+                Effect::Patch { apps, spec } => Operator::patch_apps(self, &apps, &spec),
             };
             let more = self.timeline.completed(outcome, &self.view);
             for e in more.into_iter().rev() {

@@ -98,6 +98,11 @@ pub struct Verdict {
     pub ended: String,
     /// Every expectation held and every step succeeded.
     pub passed: bool,
+    /// Faults the backend could not heal (`fault_heal_failed` with no later `fault_healed`),
+    /// each with its error and the commands that restore it: the cluster is left broken, which
+    /// is a harness failure (exit code 2), not an expectation's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unhealed: Vec<String>,
     /// Results, timeline first.
     pub results: Vec<Outcome>,
     /// Measurements.
@@ -210,6 +215,8 @@ pub struct Evaluator {
     seed: Option<u64>,
     ended: String,
     failed_steps: Vec<Evidence>,
+    /// Faults whose heal failed, by id: the error and the restore commands.
+    unhealed: BTreeMap<String, String>,
     pods_created: usize,
     nodes_added: usize,
     /// Per-pod latency samples (app figures are derived at the end).
@@ -244,6 +251,7 @@ impl Evaluator {
             seed: None,
             ended: String::new(),
             failed_steps: Vec::new(),
+            unhealed: BTreeMap::new(),
             pods_created: 0,
             nodes_added: 0,
             samples: Samples::new(),
@@ -291,6 +299,16 @@ impl Evaluator {
             Event::RunEnded { reason } => self.ended = reason.clone(),
             Event::StepEnded { step, ok: false, message } => {
                 self.failed_steps.push(Evidence { t: Some(t), ..Evidence::general(format!("step {}: {message}", step + 1)) })
+            }
+            Event::FaultHealFailed { fault, error, restore, .. } => {
+                let restore =
+                    if restore.is_empty() { String::new() } else { format!("; restore it with: {}", restore.replace('\n', " && ")) };
+                let detail = format!("fault {fault} was not healed ({error}){restore}");
+                self.failed_steps.push(Evidence { t: Some(t), ..Evidence::general(detail.clone()) });
+                self.unhealed.insert(fault.clone(), detail);
+            }
+            Event::FaultHealed { fault, .. } => {
+                self.unhealed.remove(fault);
             }
             Event::NodeAdded { group, .. } => {
                 self.nodes_added += 1;
@@ -377,7 +395,13 @@ impl Evaluator {
             name: "timeline".into(),
             kind: "timeline".into(),
             passed: self.failed_steps.is_empty(),
-            message: if self.failed_steps.is_empty() { format!("every step completed ({})", self.ended) } else { "a step failed".into() },
+            message: if !self.unhealed.is_empty() {
+                format!("{} fault(s) left unhealed: the cluster is left broken", self.unhealed.len())
+            } else if self.failed_steps.is_empty() {
+                format!("every step completed ({})", self.ended)
+            } else {
+                "a step failed".into()
+            },
             more: 0,
             evidence: std::mem::take(&mut self.failed_steps),
         });
@@ -400,6 +424,7 @@ impl Evaluator {
             seed: self.seed,
             ended: self.ended,
             passed: results.iter().all(|r| r.passed),
+            unhealed: std::mem::take(&mut self.unhealed).into_values().collect(),
             results,
             metrics,
             samples,

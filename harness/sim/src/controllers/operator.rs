@@ -585,21 +585,25 @@ impl Operator {
         Ok(())
     }
 
-    /// `kubectl patch --type merge` of app specs (a patch step). Returns the step message.
-    pub fn patch_apps(cx: &mut impl Cx<Operator>, sel: &AppSel, patch: &serde_json::Value) -> String {
+    /// `kubectl patch --type merge` of app specs (a patch step). Returns the step message, or
+    /// why it failed (no app matches).
+    pub fn patch_apps(cx: &mut impl Cx<Operator>, sel: &AppSel, patch: &serde_json::Value) -> Result<String, String> {
         let ids: Vec<AppId> = (0..cx.store().apps.len())
             .map(|i| AppId(i as u32))
             .filter(|id| !cx.store().app(*id).deleted && sel.matches(&cx.store().app(*id).key))
             .collect();
+        if ids.is_empty() {
+            return Err(sparkrig_model::timeline::patch_matched_nothing(sel));
+        }
         if let Admission::Rejected(msg) = admission(cx.plan(), cx.store(), APP_WEBHOOK) {
-            return sparkrig_model::timeline::patch_rejected(ids.len(), &msg);
+            return Ok(sparkrig_model::timeline::patch_rejected(ids.len(), &msg));
         }
         for id in &ids {
             let mut object = cx.store().app(*id).app.to_json();
             sparkrig_model::scenario::merge_patch(&mut object["spec"], patch);
             let _ = Self::update(cx, *id, object);
         }
-        sparkrig_model::timeline::patched(ids.len())
+        Ok(sparkrig_model::timeline::patched(ids.len()))
     }
 
     /// The app is replaced (labels, annotations, spec; its name and namespace stay). A change
