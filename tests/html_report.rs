@@ -108,7 +108,10 @@ fn failed_expectations_are_marked_at_their_instants_with_their_evidence() {
     assert!(!evidence.is_empty());
     for e in evidence {
         let t = e["t"].as_u64().unwrap();
-        assert!(html.contains(&format!("<g class=\"failure\" data-t-ms=\"{t}\" data-check=\"executors-only-on: spark-driver\"")), "marker at {t}");
+        assert!(
+            html.contains(&format!("<g class=\"failure\" data-t-ms=\"{t}\" data-check=\"executors-only-on: spark-driver\"")),
+            "marker at {t}"
+        );
         assert!(html.contains(e["pod"].as_str().unwrap()), "evidence names the pod");
     }
     assert!(html.contains("id=\"verdict\">FAILED<"));

@@ -194,7 +194,8 @@ fn bad_input_exits_2_naming_the_flag_or_file_and_runs_nothing() {
 fn json_lists_every_scenario_with_status_and_verdict() {
     let dir = scratch("suite-json");
     let j = dir.join("s.json");
-    let (code, out, err) = run(&["test", "scenarios/smoke.yaml", "scenarios/placement-broken.yaml", "--json", j.to_str().unwrap(), "--quiet"]);
+    let (code, out, err) =
+        run(&["test", "scenarios/smoke.yaml", "scenarios/placement-broken.yaml", "--json", j.to_str().unwrap(), "--quiet"]);
     assert_eq!(code, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
     let arr = v.as_array().unwrap();

@@ -111,9 +111,13 @@ impl Rehearsal {
                 // The loader's own message for an unreadable file.
                 Err(_) => sparkrig_run::files::load_scenario(p, self.seed),
             },
-            (Input::Yaml(text), base) => {
-                sparkrig_model::scenario::load_str("<inline scenario>", text, base.as_deref().unwrap_or(Path::new(".")), &FsFiles, self.seed)
-            }
+            (Input::Yaml(text), base) => sparkrig_model::scenario::load_str(
+                "<inline scenario>",
+                text,
+                base.as_deref().unwrap_or(Path::new(".")),
+                &FsFiles,
+                self.seed,
+            ),
         };
         loaded.map_err(Error::Invalid)
     }

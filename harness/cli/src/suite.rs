@@ -111,7 +111,9 @@ pub fn test(args: TestArgs) -> u8 {
         println!("sparkrig test: {} scenario(s) on {}, {jobs} at a time", plans.len(), backend_name(args.backend));
     }
     let start = Instant::now();
-    let make = |plan: &sparkrig_model::scenario::Scenario| real::make(args.backend, plan, &args.real).map_err(|e| BackendError::Other(format!("{e:#}")));
+    let make = |plan: &sparkrig_model::scenario::Scenario| {
+        real::make(args.backend, plan, &args.real).map_err(|e| BackendError::Other(format!("{e:#}")))
+    };
     let opts = suite::Options { jobs, html: args.html.is_some() };
     let mut write_errors = Vec::new();
     let results = suite::run(&plans, opts, &make, |r| {
@@ -190,7 +192,13 @@ fn line(r: &CaseResult, width: usize, color: bool) -> String {
         ),
         (Status::Failed, Some(v)) => {
             let failed: Vec<&str> = v.results.iter().filter(|o| !o.passed).map(|o| o.name.as_str()).collect();
-            format!("{}  {name}  {} of {} checks failed: {}, {wall}", paint(color, "1;31", "FAIL "), failed.len(), v.results.len(), failed.join("; "))
+            format!(
+                "{}  {name}  {} of {} checks failed: {}, {wall}",
+                paint(color, "1;31", "FAIL "),
+                failed.len(),
+                v.results.len(),
+                failed.join("; ")
+            )
         }
         _ => format!("{}  {name}  {}", paint(color, "1;31", "ERROR"), r.error.as_deref().unwrap_or("no verdict")),
     }

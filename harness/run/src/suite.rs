@@ -83,9 +83,12 @@ fn is_yaml(p: &Path) -> bool {
 fn scenario_name(path: &Path) -> Result<Option<String>, SuiteError> {
     let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Unreadable { path: path.to_path_buf(), source })?;
     let src = Source::new(path.display().to_string(), text);
-    let docs = src
-        .documents()
-        .map_err(|d| SuiteError::BadYaml { file: d.file.clone(), line: d.line, column: d.column, message: d.message.clone() })?;
+    let docs = src.documents().map_err(|d| SuiteError::BadYaml {
+        file: d.file.clone(),
+        line: d.line,
+        column: d.column,
+        message: d.message.clone(),
+    })?;
     let Some(serde_json::Value::Object(doc)) = docs.into_iter().next().map(|(_, v)| v) else { return Ok(None) };
     let scenario = match doc.get("kind") {
         Some(k) => k == "Scenario",
@@ -103,7 +106,8 @@ fn stem(p: &Path) -> String {
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
     let unreadable = |source| SuiteError::Unreadable { path: dir.to_path_buf(), source };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(unreadable)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(unreadable)?;
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(unreadable)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(unreadable)?;
     entries.sort();
     for p in entries {
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -305,7 +309,12 @@ pub fn run(
     results.into_iter().map(|r| r.expect("every case reports a result")).collect()
 }
 
-fn run_one(case: &Case, plan: &Scenario, opts: Options, make: &(dyn Fn(&Scenario) -> Result<Box<dyn Backend>, BackendError> + Sync)) -> CaseResult {
+fn run_one(
+    case: &Case,
+    plan: &Scenario,
+    opts: Options,
+    make: &(dyn Fn(&Scenario) -> Result<Box<dyn Backend>, BackendError> + Sync),
+) -> CaseResult {
     let start = Instant::now();
     let mut timeline = opts.html.then(Timeline::new);
     let outcome = make(plan).map_err(|e| e.to_string()).and_then(|mut backend| {

@@ -353,7 +353,11 @@ fn header(out: &mut String, v: &Verdict) {
         if apps.is_empty() { "none".into() } else { esc(&apps.join(", ")) },
         v.metrics.pods_created,
         v.metrics.nodes_added,
-        if v.passed { format!("all {} checks held", v.results.len()) } else { format!("{failed} of {} checks did not hold", v.results.len()) }
+        if v.passed {
+            format!("all {} checks held", v.results.len())
+        } else {
+            format!("{failed} of {} checks did not hold", v.results.len())
+        }
     );
 }
 
@@ -574,7 +578,14 @@ fn nodes_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &L
     let max = tl.groups.values().flat_map(|s| s.iter().map(|p| p.1)).max().unwrap_or(0).max(1);
     lane_label(svg, lane, "nodes per group", &format!("0 – {max}"));
     let base = lane.top + lane.height;
-    let _ = write!(svg, "<line class=\"base\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>", n(PLOT_LEFT), n(PLOT_LEFT + PLOT_WIDTH), n(base), n(base));
+    let _ = write!(
+        svg,
+        "<line class=\"base\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>",
+        n(PLOT_LEFT),
+        n(PLOT_LEFT + PLOT_WIDTH),
+        n(base),
+        n(base)
+    );
     for (i, (g, series)) in tl.groups.iter().enumerate() {
         let color = GROUP_COLORS[i % GROUP_COLORS.len()];
         let peak = series.iter().map(|p| p.1).max().unwrap_or(0);
@@ -644,7 +655,14 @@ fn pods_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &La
     let max = peak_pending.max(peak_running).max(1);
     lane_label(svg, lane, "pods", &format!("0 – {max}"));
     let base = lane.top + lane.height;
-    let _ = write!(svg, "<line class=\"base\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>", n(PLOT_LEFT), n(PLOT_LEFT + PLOT_WIDTH), n(base), n(base));
+    let _ = write!(
+        svg,
+        "<line class=\"base\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>",
+        n(PLOT_LEFT),
+        n(PLOT_LEFT + PLOT_WIDTH),
+        n(base),
+        n(base)
+    );
     for (class, series, peak, y_key) in [("running", &running, peak_running, 42.0), ("pending", &pending, peak_pending, 55.0)] {
         let pts = thin(series, scale);
         let _ = write!(
@@ -710,7 +728,8 @@ fn gantt_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &L
             esc(message)
         );
         if label_apps {
-            let _ = write!(svg, "<text class=\"app-name\" x=\"{}\" y=\"{}\">{}</text>", n(PLOT_LEFT - 4.0), n(top + row_h - 3.0), esc(short));
+            let _ =
+                write!(svg, "<text class=\"app-name\" x=\"{}\" y=\"{}\">{}</text>", n(PLOT_LEFT - 4.0), n(top + row_h - 3.0), esc(short));
         }
         let _ = write!(svg, "<text class=\"rej\" x=\"{}\" y=\"{}\">&#10007; rejected</text></g>", n(x), n(top + row_h - 3.0));
     }
@@ -868,26 +887,32 @@ mod tests {
     fn timeline_counts_pods_nodes_and_spans() {
         let mut tl = Timeline::new();
         for r in [
-            rec(0, Event::NodeAdded {
-                node: "n1".into(),
-                group: "g".into(),
-                interruptible: false,
-                labels: Default::default(),
-                taints: vec![],
-                cpu_millis: 1,
-                memory_bytes: 1,
-                pods: 1,
-            }),
-            rec(1, Event::PodCreated {
-                pod: "d/p".into(),
-                app: None,
-                role: None,
-                component: None,
-                node_selector: Default::default(),
-                tolerations: vec![],
-                cpu_millis: 1,
-                memory_bytes: 1,
-            }),
+            rec(
+                0,
+                Event::NodeAdded {
+                    node: "n1".into(),
+                    group: "g".into(),
+                    interruptible: false,
+                    labels: Default::default(),
+                    taints: vec![],
+                    cpu_millis: 1,
+                    memory_bytes: 1,
+                    pods: 1,
+                },
+            ),
+            rec(
+                1,
+                Event::PodCreated {
+                    pod: "d/p".into(),
+                    app: None,
+                    role: None,
+                    component: None,
+                    node_selector: Default::default(),
+                    tolerations: vec![],
+                    cpu_millis: 1,
+                    memory_bytes: 1,
+                },
+            ),
             rec(5, Event::FaultInjected { fault: "coredns-down".into(), target: "coredns".into() }),
             rec(7, Event::PodRunning { pod: "d/p".into() }),
             rec(9, Event::FaultHealed { fault: "coredns-down".into(), target: "coredns".into() }),
