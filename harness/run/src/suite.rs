@@ -125,6 +125,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
     Ok(())
 }
 
+/// Makes the backend a scenario runs on (one per run: runs go in parallel).
+pub type MakeBackend<'a> = dyn Fn(&Scenario) -> Result<Box<dyn Backend>, BackendError> + Sync + 'a;
+
 /// Finds the scenarios under `paths` (files taken as they are, folders searched), in the order
 /// given, each file once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, SuiteError> {
@@ -276,12 +279,7 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 /// Runs the cases, `opts.jobs` at a time, each on a backend from `make` (called on the worker
 /// that runs it). `done` sees each result as it finishes; the results come back in the cases'
 /// order.
-pub fn run(
-    cases: &[(Case, Scenario)],
-    opts: Options,
-    make: &(dyn Fn(&Scenario) -> Result<Box<dyn Backend>, BackendError> + Sync),
-    mut done: impl FnMut(&CaseResult),
-) -> Vec<CaseResult> {
+pub fn run(cases: &[(Case, Scenario)], opts: Options, make: &MakeBackend<'_>, mut done: impl FnMut(&CaseResult)) -> Vec<CaseResult> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, CaseResult)>();
     let workers = opts.jobs.clamp(1, cases.len().max(1));
@@ -309,12 +307,7 @@ pub fn run(
     results.into_iter().map(|r| r.expect("every case reports a result")).collect()
 }
 
-fn run_one(
-    case: &Case,
-    plan: &Scenario,
-    opts: Options,
-    make: &(dyn Fn(&Scenario) -> Result<Box<dyn Backend>, BackendError> + Sync),
-) -> CaseResult {
+fn run_one(case: &Case, plan: &Scenario, opts: Options, make: &MakeBackend) -> CaseResult {
     let start = Instant::now();
     let mut timeline = opts.html.then(Timeline::new);
     let outcome = make(plan).map_err(|e| e.to_string()).and_then(|mut backend| {
