@@ -743,6 +743,10 @@ impl<'a> Run<'a> {
             },
             Obs::App(e) => match *e {
                 watcher::Event::Apply(a) | watcher::Event::InitApply(a) if self.timeline.expected().contains(&app_key(&a)) => {
+                    // Ours (the answer to its apply may have been lost on the way back).
+                    if a.metadata.labels.as_ref().and_then(|l| l.get(crate::OWNER_LABEL)).map(String::as_str) == Some("app") {
+                        self.app_uids.extend(a.metadata.uid.clone());
+                    }
                     self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
                 }
                 watcher::Event::Delete(a) => {
