@@ -12,8 +12,10 @@
 //!   `sparkrig.io/original-replicas` annotation) is refused with the restore command
 //!   ([`a_deployment_at_zero_is_restored_to_zero_and_one_left_broken_is_refused`]);
 //! - a previous run's pods are not this run's ([`a_previous_runs_pods_do_not_appear_in_the_new_trace`]);
-//! - and the smaller ones: the dry-run's jq line, the User-Agent, a patch matching no app, no
-//!   empty diagnostics folder, no fault before the node list.
+//! - and the smaller ones: the dry-run's jq line ([`the_dry_runs_jq_line_parses_and_edits_the_corefile`]),
+//!   the User-Agent and a patch matching no app ([`writes_name_sparkrig_as_their_agent_and_a_patch_matching_no_app_fails`]),
+//!   no empty diagnostics folder ([`a_failed_run_without_pod_evidence_leaves_no_empty_diagnostics_folder`]),
+//!   no fault before the node list ([`faults_wait_for_the_first_node_list`]).
 //!
 //! Each test starts its own `sparkrig serve --stack-only --speed 60`; they take turns (a lock),
 //! as they are timing-sensitive and the machines are small.
@@ -510,4 +512,23 @@ fn pod_kill_spares_a_decoy_app_of_the_same_name_and_foreign_spark_pods() {
     let foreign: Vec<&Value> =
         records.iter().filter(|r| r["pod"].as_str().is_some_and(|p| p.starts_with("team-b/") || p.contains("impostor"))).collect();
     assert!(foreign.is_empty(), "{foreign:#?}");
+}
+
+#[test]
+fn a_failed_run_without_pod_evidence_leaves_no_empty_diagnostics_folder() {
+    let _turn = turn();
+    let dir = common::scratch("kube_safety_diagnostics");
+    // The app arrives after the wait gives up: the timeline fails, and no pod explains it.
+    let s = scenario(
+        &dir,
+        "nothing-to-diagnose",
+        "workload:\n  - app: APPS/spark-pi.yaml\n    name: late\n    at: 1h\nsteps:\n  - wait: {apps: all, state: RUNNING, timeout: 10s}\nexpect:\n  outcomes:\n    - {apps: all, reached: RUNNING}\n",
+    );
+    let serve = Serve::start(&dir, &s);
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let json = out_dir.join("verdict.json");
+    let (code, out) = serve.run_to_end(&s, &dir.join("kube.jsonl"), &["--json", json.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out_dir.join("nothing-to-diagnose-diagnostics").exists(), "an empty diagnostics folder was left:\n{out}");
 }
