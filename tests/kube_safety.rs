@@ -12,8 +12,10 @@
 //!   `sparkrig.io/original-replicas` annotation) is refused with the restore command
 //!   ([`a_deployment_at_zero_is_restored_to_zero_and_one_left_broken_is_refused`]);
 //! - a previous run's pods are not this run's ([`a_previous_runs_pods_do_not_appear_in_the_new_trace`]);
-//! - and the smaller ones: the dry-run's jq line, the User-Agent, a patch matching no app, no
-//!   empty diagnostics folder, no fault before the node list.
+//! - and the smaller ones: the dry-run's jq line ([`the_dry_runs_jq_line_parses_and_edits_the_corefile`]),
+//!   the User-Agent and a patch matching no app ([`writes_name_sparkrig_as_their_agent_and_a_patch_matching_no_app_fails`]),
+//!   no empty diagnostics folder ([`a_failed_run_without_pod_evidence_leaves_no_empty_diagnostics_folder`]),
+//!   no fault before the node list ([`faults_wait_for_the_first_node_list`]).
 //!
 //! Each test starts its own `sparkrig serve --stack-only --speed 60`; they take turns (a lock),
 //! as they are timing-sensitive and the machines are small.
@@ -46,40 +48,28 @@ fn scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A running `sparkrig serve SCENARIO --stack-only --speed 60`, stopped when dropped.
+/// A running `sparkrig serve SCENARIO --stack-only --speed 60` (the shared helper, stopped
+/// when dropped), with its context, a kubectl cache and its own trace.
 struct Serve {
-    child: Child,
+    served: common::Served,
     kubeconfig: PathBuf,
     cache: PathBuf,
     context: String,
-    /// Its own trace (every API write, with who sent it), line-buffered.
+    /// Serve's trace (every API write, with who sent it), line-buffered.
     trace: PathBuf,
 }
 
 impl Serve {
     fn start(dir: &Path, scenario: &Path) -> Serve {
-        let kubeconfig = dir.join("kubeconfig");
         let trace = dir.join("serve.jsonl");
-        let _ = std::fs::remove_file(&kubeconfig);
-        let child = Command::new(env!("CARGO_BIN_EXE_sparkrig"))
-            .args(["serve", scenario.to_str().unwrap(), "--stack-only", "--speed", "60", "-q"])
-            .args(["--kubeconfig", kubeconfig.to_str().unwrap(), "--trace", trace.to_str().unwrap()])
-            .current_dir(common::root())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sparkrig serve starts");
-        let started = Instant::now();
-        while !kubeconfig.exists() {
-            assert!(started.elapsed() < Duration::from_secs(30), "serve wrote no kubeconfig in 30 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let served = common::Served::start(dir, scenario.to_str().unwrap(), "60", &["--trace", trace.to_str().unwrap()]);
         let name = std::fs::read_to_string(scenario)
             .unwrap()
             .lines()
             .find_map(|l| l.strip_prefix("name: ").map(|n| n.trim().to_string()))
             .unwrap();
-        Serve { child, kubeconfig, cache: dir.join("kube-cache"), context: format!("sparkrig-{name}"), trace }
+        let kubeconfig = served.kubeconfig.clone();
+        Serve { served, kubeconfig, cache: dir.join("kube-cache"), context: format!("sparkrig-{name}"), trace }
     }
 
     fn kubectl(&self, args: &[&str]) -> Output {
@@ -135,21 +125,6 @@ impl Serve {
     /// Serve's own trace lines so far.
     fn served(&self) -> Vec<Value> {
         lines(&self.trace)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        signal(&self.child, "INT");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -219,8 +194,7 @@ fn a_failed_heal_is_retried_recorded_and_fails_the_run_with_the_restore_command(
     let mut run = serve.run(&s, &trace, &["--json", json.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The API server goes away while CoreDNS is scaled to 0.
     eventually("CoreDNS scaled to 0", Duration::from_secs(60), || scaled(&serve, "kube-system/coredns", 0));
-    serve.child.kill().unwrap();
-    serve.child.wait().unwrap();
+    serve.served.kill();
     let code = exit_of(&mut run, Duration::from_secs(120));
     let out = run.wait_with_output().unwrap();
     let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -460,4 +434,101 @@ fn faults_wait_for_the_first_node_list() {
     let injected = records.iter().position(|r| r["event"] == "fault_injected").unwrap_or_else(|| panic!("{records:#?}"));
     let nodes = records[..injected].iter().filter(|r| r["event"] == "node_added").count();
     assert_eq!(nodes, 8, "every node of data-platform (1 + 2 + 2 + 3) is known before the fault:\n{records:#?}");
+}
+
+/// A Spark driver pod as spark-submit (or another team's operator) creates it, as JSON.
+fn driver_pod(ns: &str, name: &str, labels: &[(&str, &str)], owner: Option<(&str, &str)>) -> String {
+    let mut pod = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {}},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "spark-kubernetes-driver",
+                "image": "spark:3.5.6",
+                "args": ["driver", "--class", "org.apache.spark.examples.SparkPi", "local:///opt/spark/examples/jars/spark-examples.jar"],
+                "resources": {"requests": {"cpu": "1", "memory": "1408Mi"}},
+            }],
+        },
+    });
+    for (k, v) in labels {
+        pod["metadata"]["labels"][*k] = (*v).into();
+    }
+    if let Some((app, uid)) = owner {
+        pod["metadata"]["ownerReferences"] = serde_json::json!([{
+            "apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication", "name": app, "uid": uid, "controller": true,
+        }]);
+    }
+    pod.to_string()
+}
+
+#[test]
+fn pod_kill_spares_a_decoy_app_of_the_same_name_and_foreign_spark_pods() {
+    let _turn = turn();
+    let dir = common::scratch("kube_safety_pod_kill");
+    let s = scenario(
+        &dir,
+        "decoy",
+        "workload:\n  - app: APPS/spark-pi-resilient.yaml\n    name: driver-victim\n    work: {tasks: 120, taskDuration: 2s}\nsteps:\n  - wait: {apps: driver-victim, state: RUNNING, timeout: 3m}\n  - sleep: 10s\n  - inject: {fault: pod-kill, driverOf: driver-victim, id: kill-driver}\n  - wait: {apps: all, state: terminal, timeout: 15m}\nexpect:\n  outcomes:\n    - {apps: driver-victim, reached: FAILING}\n    - {pods: driver-victim-driver, saw: exit 143}\n    - {apps: all, state: COMPLETED}\n",
+    );
+    let serve = Serve::start(&dir, &s);
+    // Another team's app of the same name in team-b (its driver, owned by its own
+    // SparkApplication, even labelled as sparkrig's: team-b runs sparkrig too), and a pod in
+    // this run's namespace that carries every label of this run's driver but is not owned by it.
+    // (sparkrig serve's simulated operator serves the job namespace `default` only, like the
+    // chart's default `spark.jobNamespaces`; the decoy is a driver pod created through the API,
+    // as spark-submit or another operator creates one, which serve runs as a Spark driver.)
+    let labels = [
+        ("spark-role", "driver"),
+        ("sparkoperator.k8s.io/app-name", "driver-victim"),
+        ("sparkrig.io/owned", "app"),
+        ("spark-app-selector", "spark-0123456789abcdef0123456789abcdef"),
+    ];
+    let decoy = driver_pod("team-b", "driver-victim-driver", &labels, Some(("driver-victim", "8a4c6f0e-0000-4000-8000-00000000b0b0")));
+    let impostor = driver_pod("default", "impostor-driver", &labels, None);
+    for (file, pod) in [("decoy.json", decoy), ("impostor.json", impostor)] {
+        std::fs::write(dir.join(file), pod).unwrap();
+        serve.ok(&["create", "--validate=false", "-f", dir.join(file).to_str().unwrap()]);
+    }
+    let trace = dir.join("kube.jsonl");
+    let (code, out) = serve.run_to_end(&s, &trace, &[]);
+    assert_eq!(code, 0, "{out}");
+
+    // Both survive; only this run's driver was deleted.
+    for (ns, pod) in [("team-b", "driver-victim-driver"), ("default", "impostor-driver")] {
+        let p = serve.json(&["-n", ns, "get", "pod", pod]);
+        assert!(p["metadata"]["deletionTimestamp"].is_null(), "{ns}/{pod} is being deleted: {p:#}");
+    }
+    let deleted: Vec<String> = serve
+        .served()
+        .iter()
+        .filter(|r| r["event"] == "api_write" && r["action"]["action"] == "delete_pod")
+        .map(|r| r["action"]["pod"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(deleted, ["default/driver-victim-driver"], "the pods the run deleted");
+    // Nor are they in the run's trace: they are not its pods.
+    let records = lines(&trace);
+    let foreign: Vec<&Value> =
+        records.iter().filter(|r| r["pod"].as_str().is_some_and(|p| p.starts_with("team-b/") || p.contains("impostor"))).collect();
+    assert!(foreign.is_empty(), "{foreign:#?}");
+}
+
+#[test]
+fn a_failed_run_without_pod_evidence_leaves_no_empty_diagnostics_folder() {
+    let _turn = turn();
+    let dir = common::scratch("kube_safety_diagnostics");
+    // The app arrives after the wait gives up: the timeline fails, and no pod explains it.
+    let s = scenario(
+        &dir,
+        "nothing-to-diagnose",
+        "workload:\n  - app: APPS/spark-pi.yaml\n    name: late\n    at: 1h\nsteps:\n  - wait: {apps: all, state: RUNNING, timeout: 10s}\nexpect:\n  outcomes:\n    - {apps: all, reached: RUNNING}\n",
+    );
+    let serve = Serve::start(&dir, &s);
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let json = out_dir.join("verdict.json");
+    let (code, out) = serve.run_to_end(&s, &dir.join("kube.jsonl"), &["--json", json.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out_dir.join("nothing-to-diagnose-diagnostics").exists(), "an empty diagnostics folder was left:\n{out}");
 }

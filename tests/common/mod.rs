@@ -76,6 +76,13 @@ impl Served {
         served
     }
 
+    /// Kills the server at once (SIGKILL): the API goes away mid-request, as when an API
+    /// server crashes or the network to it is cut.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The API server's address (`http://127.0.0.1:PORT`), from the kubeconfig.
     pub fn server(&self) -> String {
         let text = std::fs::read_to_string(&self.kubeconfig).unwrap();

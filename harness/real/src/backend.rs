@@ -743,6 +743,10 @@ impl<'a> Run<'a> {
             },
             Obs::App(e) => match *e {
                 watcher::Event::Apply(a) | watcher::Event::InitApply(a) if self.timeline.expected().contains(&app_key(&a)) => {
+                    // Ours (the answer to its apply may have been lost on the way back).
+                    if a.metadata.labels.as_ref().and_then(|l| l.get(crate::OWNER_LABEL)).map(String::as_str) == Some("app") {
+                        self.app_uids.extend(a.metadata.uid.clone());
+                    }
                     self.translator.app(&serde_json::to_value(&a).unwrap_or_default())
                 }
                 watcher::Event::Delete(a) => {
@@ -849,7 +853,7 @@ impl<'a> Run<'a> {
         if let Err(e) = self.exec.run(&fp.inject).await {
             // Whatever part of it was carried out is undone (heal steps act only on what the
             // injection recorded); if that fails too, the cluster is left broken.
-            let failed = self.heal_steps(id, &fp.heal).await;
+            let failed = self.heal_steps(&fp.heal).await;
             if !failed.is_empty() {
                 self.heal_failed(id, spec.target(), failed);
             }
@@ -882,7 +886,7 @@ impl<'a> Run<'a> {
     async fn heal(&mut self, id: &str) -> Result<String, String> {
         let Some(fp) = self.active.get(id).cloned() else { return Ok(String::new()) };
         self.later.retain(|l| l.1 != id);
-        let failed = self.heal_steps(id, &fp.heal).await;
+        let failed = self.heal_steps(&fp.heal).await;
         self.active.remove(id);
         let target = self
             .s
@@ -902,7 +906,7 @@ impl<'a> Run<'a> {
 
     /// Runs a heal plan, each step retried; the steps that failed in the end, each with its
     /// error and the commands that do what it could not.
-    async fn heal_steps(&mut self, id: &str, plan: &Plan) -> Vec<(String, String)> {
+    async fn heal_steps(&mut self, plan: &Plan) -> Vec<(String, String)> {
         let mut failed = Vec::new();
         for step in &plan.steps {
             self.say(&format!("  {}", step.why));
@@ -916,14 +920,14 @@ impl<'a> Run<'a> {
                 match outcome {
                     Ok(()) => break,
                     Err(e) if attempt < HEAL_ATTEMPTS && e.is_retryable() => {
-                        self.say(&format!("heal {id}: {}: {e}; retrying in {wait}", step.why));
+                        self.say(&format!("{}: {e}; retrying in {wait}", step.why));
                         self.sleep(wait).await;
                         wait = wait + wait;
                         attempt += 1;
                     }
                     Err(e) => {
                         let tries = if attempt == 1 { "1 attempt".to_string() } else { format!("{attempt} attempts") };
-                        self.say(&format!("heal {id}: {}: {e}; giving up after {tries}", step.why));
+                        self.say(&format!("{}: {e}; giving up after {tries}", step.why));
                         failed.push((format!("{}: {e} (gave up after {tries})", step.why), self.exec.restore_command(&step.action)));
                         break;
                     }

@@ -201,7 +201,9 @@ impl Operator {
             patched: false,
             external: false,
         });
-        cx.me().items.push(Item::default());
+        // Indexed by AppId: apps the operator does not manage (driver pods clients created
+        // through `sparkrig serve`) take ids too, so the items catch up rather than append.
+        cx.me().items.resize(id.0 as usize + 1, Item::default());
         if watched {
             Self::enqueue(cx, id);
         }
