@@ -76,8 +76,8 @@ fn every_checked_in_scenario_passes_as_one_suite_with_a_testsuite_and_a_page_eac
     names.sort_unstable();
     assert_eq!(suites, names, "one testsuite per scenario");
     for s in &report.test_suites {
-        assert!(s.test_cases.len() >= 2, "{}: the timeline and at least one expectation", s.name);
-        assert!(s.test_cases.iter().all(|t| matches!(t.status, TestCaseStatus::Success { .. })), "{}", s.name);
+        assert!(s.test_cases.len() >= 2, "{}: the timeline and at least one expectation", s.name.as_str());
+        assert!(s.test_cases.iter().all(|t| matches!(t.status, TestCaseStatus::Success { .. })), "{}", s.name.as_str());
     }
 
     let mut pages: Vec<String> = std::fs::read_dir(&html).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -126,6 +126,7 @@ fn one_scenario_altered_to_fail_exits_1_with_its_evidence_in_junit_and_html() {
     let smoke = report.test_suites.iter().find(|s| s.name.as_str() == "smoke").unwrap();
     let case = smoke.test_cases.iter().find(|t| t.name.as_str() == "executors-only-on: spark-driver").unwrap();
     let TestCaseStatus::NonSuccess { message: Some(message), .. } = &case.status else { panic!("a failure: {:?}", case.status) };
+    let message = message.as_str();
     assert!(message.contains("10 violation(s)"), "{message}");
     assert!(message.contains("pod default/spark-pi-") && message.contains("nodegroup spark-executor (allowed: spark-driver)"), "{message}");
     assert_eq!(report.test_suites.iter().filter(|s| s.failures > 0).count(), 1, "only smoke failed");
