@@ -126,12 +126,9 @@ fn one_scenario_altered_to_fail_exits_1_with_its_evidence_in_junit_and_html() {
     let smoke = report.test_suites.iter().find(|s| s.name.as_str() == "smoke").unwrap();
     let case = smoke.test_cases.iter().find(|t| t.name.as_str() == "executors-only-on: spark-driver").unwrap();
     let TestCaseStatus::NonSuccess { message: Some(message), .. } = &case.status else { panic!("a failure: {:?}", case.status) };
-    assert!(message.contains("10 violation(s)"), "{}", message.as_str());
-    assert!(
-        message.contains("pod default/spark-pi-") && message.contains("nodegroup spark-executor (allowed: spark-driver)"),
-        "{}",
-        message.as_str()
-    );
+    let message = message.as_str();
+    assert!(message.contains("10 violation(s)"), "{message}");
+    assert!(message.contains("pod default/spark-pi-") && message.contains("nodegroup spark-executor (allowed: spark-driver)"), "{message}");
     assert_eq!(report.test_suites.iter().filter(|s| s.failures > 0).count(), 1, "only smoke failed");
 
     // HTML: failed verdict, the failed check with its evidence, and markers at its instants.
