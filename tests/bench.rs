@@ -108,3 +108,30 @@ fn a_bad_baseline_is_refused_before_running_with_file_and_field() {
     assert_eq!(code, 2);
     assert!(stderr.contains("needs a unit"), "{stderr}");
 }
+
+/// Quota usage per namespace over the run: the bench table shows each quota's peak (and when)
+/// and its usage at the end against hard, and the JSON keeps them with a per-minute timeline.
+#[test]
+fn bench_reports_quota_usage_per_namespace() {
+    let dir = scratch("bench-quotas");
+    let out = dir.join("q.json");
+    let (code, stdout, stderr) = run(&["bench", "scenarios/team-quotas.yaml", "--seeds", "1", "--json", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("quota usage"), "{stdout}");
+    let line = stdout.lines().find(|l| l.contains("team-a/team-a-compute") && l.contains("requests.cpu")).expect("team-a's cpu row");
+    // Team A's burst fills its 6-core quota; everything is released at the end.
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!((cols[2], cols[4], cols[5]), ("6", "0", "6"), "{line}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    let q = &json["runs"][0]["quotas"]["team-a/team-a-compute"];
+    assert_eq!(q["hard"]["requests.cpu"], 6000);
+    assert_eq!(q["peak"]["requests.cpu"], 6000);
+    assert_eq!(q["end"]["requests.cpu"], 0);
+    let over_time: Vec<i64> = json["runs"][0]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["quota_used"]["team-a/team-a-compute"]["requests.cpu"].as_i64().unwrap_or(0))
+        .collect();
+    assert!(over_time.contains(&6000) && over_time.iter().all(|v| *v <= 6000), "{over_time:?}");
+}

@@ -92,6 +92,33 @@ const CASES: &[(&str, &str, &str, &[&str])] = &[
         "{apps: suspended, reached: INVALIDATING}",
         &["app default/suspended", "never INVALIDATING"],
     ),
+    (
+        "team-quotas.yaml",
+        "states-within: {apps: \"report-*\"",
+        "states-within: {apps: \"etl-*\"",
+        &["app team-a/etl-", "namespaces/team-a/pods", "exceeded quota: team-a-compute, requested: requests.cpu=1"],
+    ),
+    (
+        "priority-preemption.yaml",
+        "saw: \"preempted by default/urgent-\", count: 2}",
+        "saw: \"preempted by default/urgent-\", count: 9}",
+        &["-exec-", "preempted by default/urgent-", "(priority 100000)", "victim priority 100"],
+    ),
+    (
+        "hourly-batches.yaml",
+        "skipped: {min: 2, max: 2}",
+        "skipped: {max: 0}",
+        &[
+            "default/hourly-report (schedule \"0 * * * *\", concurrencyPolicy Forbid)",
+            "skipped: concurrencyPolicy Forbid: the last run hourly-report-",
+        ],
+    ),
+    (
+        "unwatched-namespace.yaml",
+        "{apps: orphan, state: NEW}",
+        "{apps: orphan, state: COMPLETED}",
+        &["app analytics/orphan", "namespace `analytics` is not in the Spark Operator's jobNamespaces [default]", "spark.jobNamespaces"],
+    ),
     // Without the quiet half hour after the wave the autoscaler has not yet removed the nodes.
     ("monday-morning.yaml", "  - sleep: 30m\n", "", &["spark-executor final nodes <= 10", "node(s) at the end"]),
 ];
@@ -247,4 +274,64 @@ fn golden_node_lifecycle_timings() {
         let gc = at(&|e| matches!(e, Event::PodTerminated { reason, .. } if reason == "DeletionByPodGC"));
         assert_eq!(gc.first().copied(), Some(deleted.div_ceil(20_000) * 20_000 + 40_000), "{minor}: PodGC");
     }
+}
+
+/// The operator's own `examples/spark-pi-scheduled.yaml` (fixtures/upstream/v2.5.2, unchanged)
+/// runs: `@every 3m` from its creation at t=0 gives children at 3, 6 and 9 minutes, named
+/// `spark-pi-scheduled-<UnixNano of the controller's now>` (t=0 is 2026-01-01T00:00:00Z), and
+/// the third run prunes the first COMPLETED one (successfulRunHistoryLimit nil → 1) —
+/// reference/platform-ops.md §1.9.
+#[test]
+fn upstream_scheduled_example_creates_its_children_at_the_upstream_schedule() {
+    let dir = scratch("upstream-scheduled");
+    let scenario = dir.join("s.yaml");
+    let example = root().join("fixtures/upstream/v2.5.2/spark-pi-scheduled.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: upstream-scheduled\ntopology: {}/fixtures/topologies/data-platform.yaml\nworkload:\n  - app: {}\nsteps:\n  - sleep: 10m\nexpect:\n  outcomes:\n    - {{scheduled: spark-pi-scheduled, runs: {{min: 3, max: 3}}, skipped: {{max: 0}}}}\n",
+            root().display(),
+            example.display()
+        ),
+    )
+    .unwrap();
+    let t = dir.join("t.jsonl");
+    let (code, out, err) = run(&["run", scenario.to_str().unwrap(), "--quiet", "--trace", t.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let trace: Vec<Record> = std::fs::read_to_string(t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let epoch_ms: u64 = 1_767_225_600_000;
+    let children: Vec<(u64, String)> = trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AppCreated { app, scheduled_by: Some(by), .. } if by == "default/spark-pi-scheduled" => Some((r.t.as_ms(), app.clone())),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = [180_000u64, 360_000, 540_000]
+        .iter()
+        .map(|t| (*t, format!("default/spark-pi-scheduled-{}", u128::from(epoch_ms + t) * 1_000_000)))
+        .collect();
+    assert_eq!(children, expected);
+    let deleted: Vec<(u64, &str)> = trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AppDeleted { app } => Some((r.t.as_ms(), app.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, [(540_000, expected[0].1.as_str())], "the third run prunes the first");
+    let status = trace.iter().rev().find_map(|r| match &r.event {
+        Event::ScheduledAppStatus { next_run, last_run, past_successful_run_names, .. } => {
+            Some((next_run.clone(), last_run.clone(), past_successful_run_names.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(
+        status,
+        Some((
+            "2026-01-01T00:12:00Z".into(),
+            "2026-01-01T00:09:00Z".into(),
+            vec![expected[1].1.trim_start_matches("default/").to_string()]
+        ))
+    );
 }

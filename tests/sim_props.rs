@@ -273,3 +273,80 @@ proptest! {
         prop_assert_eq!(&trace, &run(&plan));
     }
 }
+
+/// A scenario of `apps` (driver cores, executors, executor cores, driver class, executor class)
+/// in namespace `team`, which has a quota of `quota_cpu` cores of requests, on `nodes` workers
+/// of 4 cores; priority classes `low` (10), `mid` (100) and `high` (1000).
+fn tenancy_plan(quota_cpu: u32, nodes: u32, apps: &[(u32, u32, u32, &str, &str)], seed: u64) -> Scenario {
+    let mut files = HashMap::new();
+    let mut scenario = format!(
+        "name: tenancy-prop\ntopology:\n  name: t\n  nodegroups:\n    - {{name: sys, count: 1, shape: {{cpu: 8, memory: 32Gi}}, taints: [\"sys=true:NoSchedule\"]}}\n    - {{name: w, count: {nodes}, shape: {{cpu: 4, memory: 32Gi}}}}\n\
+         stack:\n  sparkOperator:\n    jobNamespaces: [team]\n    placement: {{nodegroup: sys}}\n  coredns: {{placement: {{nodegroup: sys}}}}\n  minio: {{placement: {{nodegroup: sys}}}}\n  registry: {{placement: {{nodegroup: sys}}}}\n  historyServer: {{placement: {{nodegroup: sys}}}}\n  \
+         priorityClasses:\n    - {{name: low, value: 10}}\n    - {{name: mid, value: 100}}\n    - {{name: high, value: 1000}}\n  \
+         namespaces:\n    - name: team\n      resourceQuotas:\n        - {{name: q, hard: {{requests.cpu: \"{quota_cpu}\", count/pods: \"30\"}}}}\nworkload:\n"
+    );
+    for (i, (dc, n, ec, dclass, eclass)) in apps.iter().enumerate() {
+        files.insert(
+            PathBuf::from(format!("/p/a{i}.yaml")),
+            format!(
+                "apiVersion: sparkoperator.k8s.io/v1beta2\nkind: SparkApplication\nmetadata: {{name: a{i}, namespace: team}}\nspec:\n  type: Scala\n  sparkVersion: 3.5.6\n  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar\n  restartPolicy: {{type: OnFailure, onSubmissionFailureRetries: 5, onSubmissionFailureRetryInterval: 5}}\n  driver: {{cores: {dc}, memory: 512m, serviceAccount: spark-operator-spark, priorityClassName: {dclass}}}\n  executor: {{instances: {n}, cores: {ec}, memory: 512m, priorityClassName: {eclass}}}\n"
+            ),
+        );
+        scenario.push_str(&format!("  - {{app: /p/a{i}.yaml, at: {}s, work: {{tasks: 8, taskDuration: 2s}}}}\n", i * 7));
+    }
+    scenario.push_str("steps:\n  - sleep: 8m\nexpect:\n  invariants: [tolerations-respected]\n");
+    load_str("tenancy.yaml", &scenario, Path::new("/p"), &Mem(files), Some(seed)).unwrap_or_else(|d| panic!("{d}\n{scenario}"))
+}
+
+fn tenancy_app() -> impl Strategy<Value = (u32, u32, u32, &'static str, &'static str)> {
+    let class = prop::sample::select(vec!["low", "mid", "high"]);
+    (1u32..3, 1u32..4, 1u32..3, class.clone(), class)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A ResourceQuota's `status.used` never exceeds `spec.hard` at any instant, and neither do
+    /// the requests of the namespace's non-terminal pods, counted independently from the trace;
+    /// and no pod is ever preempted by a pod of lower or equal priority (priorities checked
+    /// against the ones the pods were created with).
+    #[test]
+    fn quota_never_exceeded_and_preemption_only_by_higher_priority(
+        quota_cpu in 3u32..12,
+        nodes in 1u32..4,
+        apps in prop::collection::vec(tenancy_app(), 1..6),
+        seed in 0u64..1000,
+    ) {
+        let plan = tenancy_plan(quota_cpu, nodes, &apps, seed);
+        let trace = run(&plan);
+        let mut live: BTreeMap<String, i64> = BTreeMap::new();
+        let mut priority: BTreeMap<String, i32> = BTreeMap::new();
+        for r in &trace {
+            match &r.event {
+                Event::QuotaUsage { used, hard, quota, .. } => {
+                    for (res, h) in hard {
+                        let u = used.get(res).copied().unwrap_or(0);
+                        prop_assert!(u <= *h, "t={}: quota {quota} {res} used {u} > hard {h}", r.t);
+                    }
+                }
+                Event::PodCreated { pod, cpu_millis, priority: p, .. } => {
+                    priority.insert(pod.clone(), *p);
+                    if pod.starts_with("team/") {
+                        live.insert(pod.clone(), *cpu_millis);
+                        let sum: i64 = live.values().sum();
+                        prop_assert!(sum <= i64::from(quota_cpu) * 1000, "t={}: {sum}m of requests alive in team > {quota_cpu} cores", r.t);
+                    }
+                }
+                Event::PodTerminated { pod, .. } | Event::PodDeleted { pod, .. } => {
+                    live.remove(pod);
+                }
+                Event::PodPreempted { pod, by, priority: vp, by_priority, .. } => {
+                    prop_assert_eq!(priority.get(pod).copied(), Some(*vp), "{} was created with another priority", pod);
+                    prop_assert_eq!(priority.get(by).copied(), Some(*by_priority), "{} was created with another priority", by);
+                    prop_assert!(by_priority > vp, "t={}: {} (priority {}) preempted by {} (priority {})", r.t, pod, vp, by, by_priority);
+                }
+                _ => {}
+            }
+        }
+    }
+}

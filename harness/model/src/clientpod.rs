@@ -44,6 +44,10 @@ pub fn pod_spec(manifest: &Value) -> Result<PodSpec, String> {
         Some(q) => parse_bytes(&q).map_err(|e| format!("spec.containers[0].resources.requests.memory: {e}"))?,
         None => 0,
     };
+    let cpu_limit_millis = match container["resources"]["limits"]["cpu"].as_str() {
+        Some(q) => Some(parse_cpu_millis(q).map_err(|e| format!("spec.containers[0].resources.limits.cpu: {e}"))?),
+        None => None,
+    };
     let node_selector: Labels = serde_json::from_value(spec["nodeSelector"].clone()).unwrap_or_default();
     let affinity: Option<Affinity> = match &spec["affinity"] {
         Value::Null => None,
@@ -67,6 +71,7 @@ pub fn pod_spec(manifest: &Value) -> Result<PodSpec, String> {
         image: text(&container["image"], ""),
         cpu_millis,
         memory_bytes,
+        cpu_limit_millis,
         node_selector,
         affinity,
         tolerations,

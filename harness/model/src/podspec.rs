@@ -49,6 +49,8 @@ pub struct PodSpec {
     pub cpu_millis: i64,
     /// Memory request (= limit), bytes.
     pub memory_bytes: i64,
+    /// CPU limit, millicores: `coreLimit` (`spark.kubernetes.<role>.limit.cores`), else none.
+    pub cpu_limit_millis: Option<i64>,
     /// Node selector.
     pub node_selector: Labels,
     /// Affinity.
@@ -235,6 +237,17 @@ pub fn cpu_request_millis(app: &SparkApplication, role: SparkRole) -> Result<i64
     Ok(cores * 1000)
 }
 
+/// CPU limit in millicores: `coreLimit` (`spark.kubernetes.<role>.limit.cores`), else none
+/// (Spark sets no cpu limit by default, reference/platform-ops.md §2.5).
+pub fn cpu_limit_millis(app: &SparkApplication, role: SparkRole) -> Result<Option<i64>, String> {
+    let spec = role_spec(app, role);
+    let key = format!("spark.kubernetes.{}.limit.cores", role.as_str());
+    match spec.core_limit.as_deref().or(app.spec.spark_conf.get(&key).map(String::as_str)) {
+        Some(l) => parse_cpu_millis(l).map(Some).map_err(|e| format!("coreLimit: {e}")),
+        None => Ok(None),
+    }
+}
+
 /// Executor count for static allocation: `spec.executor.instances`, else
 /// `spark.executor.instances`, else 1 when the webhook defaulted the app, else Spark's own
 /// default of 2 (`SchedulerBackendUtils.DEFAULT_NUMBER_EXECUTORS`).
@@ -380,6 +393,7 @@ fn build(
         image: image(app, role),
         cpu_millis: cpu_request_millis(app, role)?,
         memory_bytes: mib(memory_request_mib(app, role)?),
+        cpu_limit_millis: cpu_limit_millis(app, role)?,
         node_selector,
         affinity,
         tolerations,

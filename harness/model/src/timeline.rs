@@ -41,6 +41,8 @@ pub enum Timer {
     StepDone(usize),
     /// Wait step `i` ran out of time.
     WaitTimeout(usize),
+    /// ScheduledSparkApplication arrival `i` is due.
+    ScheduledArrival(usize),
 }
 
 /// What a backend must do, in order.
@@ -59,6 +61,13 @@ pub enum Effect {
     /// backend's `app_rejected`, not a step failure).
     CreateApp {
         /// Template index.
+        template: usize,
+        /// Name.
+        name: String,
+    },
+    /// Create a ScheduledSparkApplication from a scheduled template under a name.
+    CreateScheduled {
+        /// Index in the scenario's `scheduled`.
         template: usize,
         /// Name.
         name: String,
@@ -129,6 +138,7 @@ enum State {
 pub struct Timeline {
     steps: Vec<Step>,
     arrivals: Vec<(Dur, usize, String)>,
+    scheduled_arrivals: Vec<(Dur, usize, String)>,
     /// `namespace` of each template.
     namespaces: Vec<String>,
     state: State,
@@ -142,6 +152,11 @@ impl Timeline {
         Timeline {
             steps: s.steps.clone(),
             arrivals: s.arrivals.iter().map(|a| (a.at.since(crate::time::Time::ZERO), a.template, a.name.clone())).collect(),
+            scheduled_arrivals: s
+                .scheduled_arrivals
+                .iter()
+                .map(|a| (a.at.since(crate::time::Time::ZERO), a.template, a.name.clone()))
+                .collect(),
             expected: s.arrivals.iter().map(|a| format!("{}/{}", namespaces[a.template], a.name)).collect(),
             namespaces,
             state: State::Idle,
@@ -152,6 +167,16 @@ impl Timeline {
     /// submit steps started so far.
     pub fn expected(&self) -> &BTreeSet<String> {
         &self.expected
+    }
+
+    /// The apps a wait looks at: the expected ones and the ScheduledSparkApplications'
+    /// children that exist.
+    fn expected_in(&self, view: &TraceView) -> std::borrow::Cow<'_, BTreeSet<String>> {
+        if view.children.is_empty() {
+            std::borrow::Cow::Borrowed(&self.expected)
+        } else {
+            std::borrow::Cow::Owned(self.expected.union(&view.children).cloned().collect())
+        }
     }
 
     /// Whether the timeline has finished.
@@ -172,6 +197,9 @@ impl Timeline {
     pub fn start(&mut self) -> Vec<Effect> {
         let mut fx: Vec<Effect> =
             self.arrivals.iter().enumerate().map(|(i, (at, ..))| Effect::Arm { timer: Timer::Arrival(i), after: *at }).collect();
+        fx.extend(
+            self.scheduled_arrivals.iter().enumerate().map(|(i, (at, ..))| Effect::Arm { timer: Timer::ScheduledArrival(i), after: *at }),
+        );
         if self.steps.is_empty() {
             self.state = State::Done;
             fx.push(Effect::Finish("no steps".into()));
@@ -189,13 +217,17 @@ impl Timeline {
                 let (_, template, name) = &self.arrivals[i];
                 fx.push(Effect::CreateApp { template: *template, name: name.clone() });
             }
+            Timer::ScheduledArrival(i) => {
+                let (_, template, name) = &self.scheduled_arrivals[i];
+                fx.push(Effect::CreateScheduled { template: *template, name: name.clone() });
+            }
             Timer::StepStart(i) if self.state == State::Idle => self.start_step(i, view, &mut fx),
             Timer::StepDone(i) if self.state == State::Sleeping(i) => self.step_done(i, String::new(), view, &mut fx),
             Timer::WaitTimeout(i) => {
                 if let State::Waiting { step, condition, timeout } = &self.state
                     && *step == i
                 {
-                    let why = condition.check(view, &self.expected).err().unwrap_or_default();
+                    let why = condition.check(view, &self.expected_in(view)).err().unwrap_or_default();
                     let message = format!("timed out after {timeout} waiting for {condition}: {why}");
                     fx.push(Effect::Emit(Event::StepEnded { step: i, ok: false, message }));
                     self.finish(format!("step {} timed out", i + 1), &mut fx);
@@ -210,7 +242,7 @@ impl Timeline {
     pub fn on_view_changed(&mut self, view: &TraceView) -> Vec<Effect> {
         let mut fx = Vec::new();
         if let State::Waiting { step, condition, .. } = &self.state
-            && condition.holds(view, &self.expected)
+            && condition.holds(view, &self.expected_in(view))
         {
             let step = *step;
             self.step_done(step, String::new(), view, &mut fx);
@@ -269,7 +301,7 @@ impl Timeline {
             }
             Step::Wait { condition, timeout } => {
                 fx.push(Effect::Arm { timer: Timer::WaitTimeout(i), after: timeout });
-                if condition.holds(view, &self.expected) {
+                if condition.holds(view, &self.expected_in(view)) {
                     self.step_done(i, String::new(), view, fx);
                 } else {
                     self.state = State::Waiting { step: i, condition, timeout };
@@ -364,7 +396,7 @@ mod tests {
         assert_eq!(fx.last(), Some(&Effect::Arm { timer: Timer::WaitTimeout(0), after: Dur::mins(1) }));
         assert!(tl.on_view_changed(&view).is_empty(), "the app does not exist yet");
         for ev in [
-            Event::AppCreated { app: "default/x".into(), executors: 1 },
+            Event::AppCreated { app: "default/x".into(), executors: 1, scheduled_by: None },
             Event::AppState {
                 app: "default/x".into(),
                 state: AppState::Running,

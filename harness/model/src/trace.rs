@@ -140,6 +140,9 @@ pub enum Event {
         cpu_millis: i64,
         /// Memory request.
         memory_bytes: i64,
+        /// `spec.priority` (omitted when 0).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        priority: i32,
     },
     /// A scheduling attempt failed (emitted when the message changes).
     PodUnschedulable {
@@ -214,6 +217,9 @@ pub enum Event {
         app: String,
         /// Executors it asks for at start (static instances, or dynamic allocation's initial).
         executors: u32,
+        /// The ScheduledSparkApplication that created it (`namespace/name`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheduled_by: Option<String>,
     },
     /// The API server rejected the SparkApplication (admission webhook down with Fail).
     AppRejected {
@@ -274,6 +280,88 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The scheduler preempted a pod: its DisruptionTarget condition is set (reason
+    /// PreemptionByScheduler) and it is deleted gracefully.
+    PodPreempted {
+        /// The victim.
+        pod: String,
+        /// The pod it makes room for.
+        by: String,
+        /// Node.
+        node: String,
+        /// The victim's priority.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        priority: i32,
+        /// The preemptor's priority.
+        by_priority: i32,
+        /// The DisruptionTarget condition's message.
+        message: String,
+    },
+    /// `status.nominatedNodeName` was set (a preemptor waits for its victims) or cleared
+    /// (`node` empty).
+    PodNominated {
+        /// Pod.
+        pod: String,
+        /// Node, or empty when cleared.
+        node: String,
+    },
+    /// A ResourceQuota's `status.used` changed (admission charged a pod, or the quota
+    /// controller recalculated). Quantities: cpu in millicores, memory in bytes, pods counted.
+    QuotaUsage {
+        /// Namespace.
+        namespace: String,
+        /// Quota name.
+        quota: String,
+        /// `status.used` by resource name.
+        used: BTreeMap<String, i64>,
+        /// `spec.hard` by resource name.
+        hard: BTreeMap<String, i64>,
+    },
+    /// A ScheduledSparkApplication was created.
+    ScheduledAppCreated {
+        /// `namespace/name`.
+        app: String,
+        /// `spec.schedule`.
+        schedule: String,
+        /// `spec.concurrencyPolicy` as written.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        concurrency_policy: String,
+    },
+    /// A ScheduledSparkApplication's status was written.
+    ScheduledAppStatus {
+        /// `namespace/name`.
+        app: String,
+        /// `scheduleState`: `Scheduled` or `FailedValidation`.
+        state: String,
+        /// `reason` (FailedValidation).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+        /// `lastRun`, RFC 3339.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        last_run: String,
+        /// `lastRunName`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        last_run_name: String,
+        /// `nextRun`, RFC 3339.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        next_run: String,
+        /// `pastSuccessfulRunNames`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        past_successful_run_names: Vec<String>,
+        /// `pastFailedRunNames`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        past_failed_run_names: Vec<String>,
+    },
+    /// A due run of a ScheduledSparkApplication did not start (sparkrig's observation: the
+    /// controller only requeues; `nextRun` stays in the past).
+    ScheduledRunSkipped {
+        /// `namespace/name`.
+        app: String,
+        /// When the run was due, RFC 3339.
+        due: String,
+        /// Why.
+        reason: String,
+    },
     /// A SparkApplication was deleted (through the API).
     AppDeleted {
         /// `namespace/name`.
@@ -292,6 +380,10 @@ pub enum Event {
         /// Why the run stopped.
         reason: String,
     },
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// Receives trace records as a backend produces them.
@@ -418,6 +510,12 @@ pub struct PodView {
     pub ended: Option<(Time, PodPhase, Option<i32>, Text, Text)>,
     /// Object gone.
     pub deleted: Option<(Time, Text)>,
+    /// `spec.priority`.
+    pub priority: i32,
+    /// Preempted by this pod (DisruptionTarget set).
+    pub preempted: Option<(Time, Text)>,
+    /// `status.nominatedNodeName` (a preemptor waiting for its victims).
+    pub nominated: Option<(Time, Text)>,
 }
 
 impl PodView {
@@ -461,6 +559,10 @@ pub struct AppView {
     pub execution_attempts: u32,
     /// Pods of this app, in creation order (`namespace/name`, repeated for recreated pods).
     pub pods: Vec<Text>,
+    /// The ScheduledSparkApplication that created it.
+    pub scheduled_by: Option<String>,
+    /// The last pod create the API server refused for it: (when, pod, message).
+    pub create_failure: Option<(Time, String, String)>,
 }
 
 impl AppView {
@@ -468,6 +570,28 @@ impl AppView {
     pub fn reached(&self, state: AppState) -> bool {
         self.history.iter().any(|(_, s)| *s == state)
     }
+}
+
+/// A ResourceQuota as the trace shows it: `status.used` and `spec.hard` by resource name.
+pub type QuotaView = (BTreeMap<String, i64>, BTreeMap<String, i64>);
+
+/// A ScheduledSparkApplication as the trace shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScheduledView {
+    /// `spec.schedule`.
+    pub schedule: String,
+    /// `spec.concurrencyPolicy`.
+    pub concurrency_policy: String,
+    /// Children created: (when, name).
+    pub runs: Vec<(Time, String)>,
+    /// Due runs that did not start: (when, due, why).
+    pub skipped: Vec<(Time, String, String)>,
+    /// `scheduleState`.
+    pub state: String,
+    /// `reason`.
+    pub reason: String,
+    /// `nextRun`.
+    pub next_run: String,
 }
 
 /// The fold of a trace: the cluster as observed so far.
@@ -491,6 +615,12 @@ pub struct TraceView {
     pub app_reached: BTreeMap<AppState, usize>,
     /// Existing (not deleted) pods per (role, phase).
     pub pod_phases: BTreeMap<(Option<SparkRole>, &'static str), usize>,
+    /// Apps created by ScheduledSparkApplications (`namespace/name`) that still exist.
+    pub children: std::collections::BTreeSet<String>,
+    /// ScheduledSparkApplications by `namespace/name`.
+    pub scheduled: BTreeMap<String, ScheduledView>,
+    /// ResourceQuotas by (namespace, name): the last `status.used` and `spec.hard`.
+    pub quotas: BTreeMap<(String, String), QuotaView>,
     forget_deleted: bool,
     strings: HashSet<Text>,
     toleration_sets: HashMap<Vec<Toleration>, Arc<[Toleration]>>,
@@ -574,7 +704,7 @@ impl TraceView {
                 n.removed = Some(t);
                 n.ready = false;
             }),
-            Event::PodCreated { pod, app, role, component, tolerations, .. } => {
+            Event::PodCreated { pod, app, role, component, tolerations, priority, .. } => {
                 let key: Text = Arc::from(pod.as_str());
                 let app = app.as_deref().map(|a| self.intern(a));
                 let component = component.as_deref().map(|c| self.intern(c));
@@ -597,6 +727,9 @@ impl TraceView {
                         terminating: None,
                         ended: None,
                         deleted: None,
+                        priority: *priority,
+                        preempted: None,
+                        nominated: None,
                     },
                 );
             }
@@ -609,6 +742,7 @@ impl TraceView {
                 self.pod(pod, |p| {
                     p.scheduled = Some((t, n));
                     p.unschedulable = None;
+                    p.nominated = None;
                 })
             }
             Event::PodWaiting { pod, reason, message } => {
@@ -632,7 +766,11 @@ impl TraceView {
                 let r = self.intern(reason);
                 self.pod(pod, |p| p.deleted = Some((t, r)))
             }
-            Event::AppCreated { app, executors } => {
+            Event::AppCreated { app, executors, scheduled_by } => {
+                if let Some(by) = scheduled_by {
+                    self.children.insert(app.clone());
+                    self.scheduled.entry(by.clone()).or_default().runs.push((t, app.clone()));
+                }
                 *self.app_states.entry(AppState::New).or_default() += 1;
                 *self.app_reached.entry(AppState::New).or_default() += 1;
                 self.apps.insert(
@@ -646,6 +784,8 @@ impl TraceView {
                         submission_attempts: 0,
                         execution_attempts: 0,
                         pods: Vec::new(),
+                        scheduled_by: scheduled_by.clone(),
+                        create_failure: None,
                     },
                 );
             }
@@ -677,6 +817,7 @@ impl TraceView {
                 self.rejected.insert(app.clone(), (t, message.clone()));
             }
             Event::AppDeleted { app } => {
+                self.children.remove(app);
                 if let Some(a) = self.apps.remove(app) {
                     if let Some(n) = self.app_states.get_mut(&a.state) {
                         *n -= 1;
@@ -688,9 +829,38 @@ impl TraceView {
                     }
                 }
             }
+            Event::PodCreateFailed { app, pod, message } => {
+                if let Some(a) = self.apps.get_mut(app) {
+                    a.create_failure = Some((t, pod.clone(), message.clone()));
+                }
+            }
+            Event::PodPreempted { pod, by, .. } => {
+                let b = self.intern(by);
+                self.pod(pod, |p| p.preempted = Some((t, b)))
+            }
+            Event::PodNominated { pod, node } => {
+                let n = (!node.is_empty()).then(|| self.intern(node));
+                self.pod(pod, |p| p.nominated = n.map(|n| (t, n)))
+            }
+            Event::QuotaUsage { namespace, quota, used, hard } => {
+                self.quotas.insert((namespace.clone(), quota.clone()), (used.clone(), hard.clone()));
+            }
+            Event::ScheduledAppCreated { app, schedule, concurrency_policy } => {
+                let s = self.scheduled.entry(app.clone()).or_default();
+                s.schedule = schedule.clone();
+                s.concurrency_policy = concurrency_policy.clone();
+            }
+            Event::ScheduledAppStatus { app, state, reason, next_run, .. } => {
+                let s = self.scheduled.entry(app.clone()).or_default();
+                s.state = state.clone();
+                s.reason = reason.clone();
+                s.next_run = next_run.clone();
+            }
+            Event::ScheduledRunSkipped { app, due, reason } => {
+                self.scheduled.entry(app.clone()).or_default().skipped.push((t, due.clone(), reason.clone()));
+            }
             Event::RunStarted { .. }
             | Event::ApiWrite { .. }
-            | Event::PodCreateFailed { .. }
             | Event::StepStarted { .. }
             | Event::StepEnded { .. }
             | Event::Autoscaler { .. }
@@ -744,7 +914,7 @@ mod tests {
     fn view_folds_pod_lifecycle_and_app_history() {
         let mut v = TraceView::default();
         let ev = |t, e| Record { t: Time(t), event: e };
-        v.apply(&ev(0, Event::AppCreated { app: "default/a".into(), executors: 2 }));
+        v.apply(&ev(0, Event::AppCreated { app: "default/a".into(), executors: 2, scheduled_by: None }));
         v.apply(&ev(
             10,
             Event::PodCreated {
@@ -756,6 +926,7 @@ mod tests {
                 tolerations: vec![],
                 cpu_millis: 1000,
                 memory_bytes: 1,
+                priority: 0,
             },
         ));
         v.apply(&ev(11, Event::PodScheduled { pod: "default/a-driver".into(), node: "n1".into() }));
@@ -789,9 +960,10 @@ mod tests {
             tolerations: vec![],
             cpu_millis: 1000,
             memory_bytes: 1,
+            priority: 0,
         };
         let records = [
-            ev(0, Event::AppCreated { app: "default/a".into(), executors: 2 }),
+            ev(0, Event::AppCreated { app: "default/a".into(), executors: 2, scheduled_by: None }),
             ev(1, created("default/e1")),
             ev(1, created("default/e2")),
             ev(2, Event::PodRunning { pod: "default/e1".into() }),

@@ -49,6 +49,11 @@ fn spark_application_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(&gvk, "sparkapplications")
 }
 
+fn scheduled_application_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk("sparkoperator.k8s.io", "v1beta2", "ScheduledSparkApplication");
+    ApiResource::from_gvk_with_plural(&gvk, "scheduledsparkapplications")
+}
+
 fn backend_err(e: impl std::fmt::Display) -> BackendError {
     BackendError::Other(e.to_string())
 }
@@ -683,6 +688,10 @@ impl<'a> Run<'a> {
                     self.create_app(template, &name).await;
                     continue;
                 }
+                Effect::CreateScheduled { template, name } => {
+                    self.create_scheduled(template, &name).await;
+                    continue;
+                }
                 Effect::Finish(reason) => {
                     self.ended.get_or_insert(reason);
                     continue;
@@ -833,6 +842,29 @@ impl<'a> Run<'a> {
         match api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await {
             Ok(created) => self.app_uids.extend(created.metadata.uid),
             Err(e) => self.emit(Event::AppRejected { app: format!("{ns}/{name}"), message: e.to_string() }),
+        }
+    }
+
+    /// Server-side apply of a ScheduledSparkApplication; the operator creates its children.
+    async fn create_scheduled(&mut self, template: usize, name: &str) {
+        let ssa = self.s.scheduled[template].app.renamed(name);
+        let ns = ssa.namespace.clone();
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &scheduled_application_resource());
+        let mut json = ssa.to_json();
+        json["metadata"]["labels"][crate::OWNER_LABEL] = "app".into();
+        let outcome = match serde_json::from_value::<DynamicObject>(json) {
+            Ok(obj) => {
+                api.patch(name, &PatchParams::apply(exec::FIELD_MANAGER), &Patch::Apply(&obj)).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => self.emit(Event::ScheduledAppCreated {
+                app: ssa.key(),
+                schedule: ssa.schedule.clone(),
+                concurrency_policy: ssa.concurrency.name().to_string(),
+            }),
+            Err(e) => self.say(&format!("ScheduledSparkApplication {}: {e}", ssa.key())),
         }
     }
 

@@ -164,6 +164,7 @@ impl Translator {
                 tolerations,
                 cpu_millis: cpu,
                 memory_bytes: mem,
+                priority: spec.priority.unwrap_or(0),
             });
             self.pods.insert(k.clone(), PodSeen { uid, ..PodSeen::default() });
         }
@@ -325,7 +326,7 @@ impl Translator {
             let executors = serde_json::from_value::<SparkApplication>(obj.clone())
                 .map(|a| podspec::initial_executors(&a, true))
                 .unwrap_or_else(|_| obj["spec"]["executor"]["instances"].as_u64().unwrap_or(0) as u32);
-            out.push(Event::AppCreated { app: k.clone(), executors });
+            out.push(Event::AppCreated { app: k.clone(), executors, scheduled_by: None });
             self.apps.insert(k.clone(), AppSeen { state: AppState::New, submissions: 0, executions: 0 });
         }
         let status = &obj["status"];
@@ -476,7 +477,7 @@ mod tests {
                 "status": {"applicationState": {"state": state, "errorMessage": err}, "submissionAttempts": subs, "executionAttempts": execs}})
         };
         let ev = t.app(&app("", 0, 0, ""));
-        assert_eq!(ev, vec![Event::AppCreated { app: "default/pi".into(), executors: 3 }]);
+        assert_eq!(ev, vec![Event::AppCreated { app: "default/pi".into(), executors: 3, scheduled_by: None }]);
         let ev = t.app(&app("SUBMISSION_FAILED", 1, 0, "failed to run spark-submit"));
         assert!(
             matches!(&ev[0], Event::AppState { state: AppState::SubmissionFailed, submission_attempts: 1, message, .. } if message.contains("spark-submit"))

@@ -55,6 +55,23 @@ pub struct Sample {
     pub pending_pods: u32,
     /// Registered nodes per group.
     pub nodes: BTreeMap<String, u32>,
+    /// ResourceQuota usage per `namespace/quota` and resource (cpu in millicores, memory in
+    /// bytes, pods counted).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quota_used: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+/// One ResourceQuota over a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct QuotaFigures {
+    /// `spec.hard` by resource.
+    pub hard: BTreeMap<String, i64>,
+    /// The most `status.used` showed, by resource.
+    pub peak: BTreeMap<String, i64>,
+    /// When each peak was first reached (ms).
+    pub peak_at_ms: BTreeMap<String, u64>,
+    /// `status.used` at the end.
+    pub end: BTreeMap<String, i64>,
 }
 
 /// One seed's run.
@@ -87,6 +104,9 @@ pub struct RunFigures {
     pub peak_nodes: BTreeMap<String, u32>,
     /// Pending pods and nodes per group every [`SAMPLE_EVERY`].
     pub timeline: Vec<Sample>,
+    /// ResourceQuota usage per `namespace/quota`: hard, peak, end.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotas: BTreeMap<String, QuotaFigures>,
 }
 
 /// What `sparkrig bench` measured (the `--json` file).
@@ -149,6 +169,7 @@ pub struct Recorder {
     last_end: Option<Time>,
     ended: HashSet<String>,
     pods: usize,
+    quotas: BTreeMap<String, QuotaFigures>,
 }
 
 impl Recorder {
@@ -160,6 +181,7 @@ impl Recorder {
                 t_ms: self.next_sample.as_ms(),
                 pending_pods: self.pending.len() as u32,
                 nodes: self.nodes.clone(),
+                quota_used: self.quotas.iter().map(|(k, q)| (k.clone(), q.end.clone())).collect(),
             });
             self.next_sample += SAMPLE_EVERY;
         }
@@ -198,6 +220,18 @@ impl Sink for Recorder {
             }
             Event::AppState { app, state, .. } if state.is_terminal() && self.ended.insert(app.clone()) => {
                 self.last_end = Some(rec.t);
+            }
+            Event::QuotaUsage { namespace, quota, used, hard } => {
+                let q = self.quotas.entry(format!("{namespace}/{quota}")).or_default();
+                q.hard = hard.clone();
+                q.end = used.clone();
+                for (r, v) in used {
+                    let peak = q.peak.entry(r.clone()).or_default();
+                    if *v > *peak || !q.peak_at_ms.contains_key(r) {
+                        *peak = (*peak).max(*v);
+                        q.peak_at_ms.insert(r.clone(), rec.t.as_ms());
+                    }
+                }
             }
             Event::RunEnded { .. } => self.sample_until(rec.t, true),
             _ => {}
@@ -249,6 +283,7 @@ pub fn bench(
             peak_pending_at_ms: recorder.peak_pending.1.as_ms(),
             peak_nodes: recorder.peak_nodes,
             timeline: recorder.timeline,
+            quotas: recorder.quotas,
         });
     }
     let figures = Metrics::summarise(&pooled).into_iter().map(|(f, s)| (f, Stat::from(s))).collect();
@@ -400,6 +435,7 @@ mod tests {
             tolerations: vec![],
             cpu_millis: 1,
             memory_bytes: 1,
+            priority: 0,
         };
         r.record(&ev(0, node("n1", "exec")));
         r.record(&ev(10_000, pod("p1")));

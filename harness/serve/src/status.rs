@@ -70,6 +70,12 @@ impl ApiError {
         ApiError::new(400, "BadRequest", message)
     }
 
+    /// 403: an admission plugin refused the request (`<resource> "<name>" is forbidden: ...`:
+    /// ResourceQuota, LimitRanger, Priority).
+    pub fn forbidden(resource: &str, name: &str, message: impl Into<String>) -> ApiError {
+        ApiError { details: Some(json!({"name": name, "kind": resource})), ..ApiError::new(403, "Forbidden", message) }
+    }
+
     /// 405: the verb or change is not something this server can carry out.
     pub fn not_allowed(message: impl Into<String>) -> ApiError {
         ApiError::new(405, "MethodNotAllowed", message)

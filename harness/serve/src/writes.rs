@@ -201,7 +201,8 @@ fn create(c: &mut Cluster, r: &Req, i: usize, ns: &str, mut obj: Value, dry: boo
             if dry {
                 return Ok(obj);
             }
-            c.write(Action::CreatePod { pod: obj }, &r.by).map_err(ApiError::internal)?;
+            c.write(Action::CreatePod { pod: obj }, &r.by)
+                .map_err(|e| if e.contains(" is forbidden: ") { ApiError::forbidden("pods", &name, e) } else { ApiError::internal(e) })?;
             c.objects.get(i, ns, &name).map(|o| (**o).clone()).ok_or_else(|| ApiError::internal("the pod was admitted but not created"))
         }
         (Backing::Sim, plural) => Err(ApiError::not_allowed(format!(

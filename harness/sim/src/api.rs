@@ -20,13 +20,14 @@ use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use sparkrig_model::kube::{Labels, Taint, TaintEffect};
-use sparkrig_model::scenario::Scenario;
+use sparkrig_model::scenario::{Scenario, Work};
+use sparkrig_model::sparkapp::SparkApplication;
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::timeline::Timer;
 use sparkrig_model::trace::{Event, PodPhase};
 
 use crate::cluster::{Node, Res};
-use crate::controllers::{autoscaler, driver, faults, kubelet, node_lifecycle, operator, scheduling};
+use crate::controllers::{autoscaler, driver, faults, kubelet, node_lifecycle, operator, quota, scheduled, scheduling};
 use crate::store::{AppId, NewPod, NodeState, Owner, Phase, PodId, Store};
 use crate::timings::Timings;
 
@@ -47,6 +48,10 @@ pub enum Ev {
     Autoscaler(autoscaler::Ev),
     /// Fault catalog.
     Faults(faults::Ev),
+    /// ResourceQuota controller.
+    Quota(quota::Ev),
+    /// ScheduledSparkApplication controller.
+    Scheduled(scheduled::Ev),
     /// The scenario timeline.
     Timeline(Timer),
 }
@@ -67,6 +72,8 @@ pub enum Key {
     DriverReach(AppId, u32),
     /// The driver's heartbeat timeout for an executor (cancelled when it is reachable again).
     Heartbeat(AppId, u32, u32),
+    /// A ScheduledSparkApplication's queued reconcile (replaced by an earlier one).
+    Scheduled(usize),
 }
 
 /// A change other controllers must see, routed by the simulation.
@@ -143,6 +150,13 @@ pub enum Signal {
     DeploymentScaled(usize),
     /// The operator controller's pods changed (leader election).
     ControllerPodsChanged,
+    /// A charged pod of this namespace became terminal or was removed: its quotas are
+    /// recalculated (quota controller).
+    QuotaRecalc(String),
+    /// A SparkApplication was created through the API (operator: watch event).
+    AppCreated(AppId),
+    /// A new operator leader started (the ScheduledSparkApplication controller relists).
+    OperatorElected,
 }
 
 /// A controller: its state type names its events.
@@ -174,6 +188,73 @@ pub trait Api {
     /// Tells the controllers that watch this kind of change.
     fn signal(&mut self, s: Signal);
 
+    // ----- SparkApplications -----
+
+    /// Creates a SparkApplication: the operator's webhook admits it (or the API server refuses
+    /// it: `app_rejected`, the message returned); the operator is told.
+    fn create_app(
+        &mut self,
+        app: SparkApplication,
+        work: Work,
+        template: Option<usize>,
+        scheduled_by: Option<String>,
+    ) -> Result<AppId, String> {
+        use crate::controllers::operator::{APP_WEBHOOK, Admission, admission, quota_enforcement};
+        let key = format!("{}/{}", app.namespace(), app.metadata.name);
+        let watched = self.plan().stack.operator.watches(app.namespace());
+        // The SparkApplication webhook covers CREATE on sparkapplications.
+        let defaulted = match admission(self.plan(), self.store(), APP_WEBHOOK) {
+            Admission::Rejected(msg) => {
+                self.emit(Event::AppRejected { app: key, message: msg.clone() });
+                return Err(msg);
+            }
+            Admission::Mutated => true,
+            Admission::Unmutated => false,
+        };
+        if defaulted && let Err(msg) = quota_enforcement(self.plan(), self.store(), &app) {
+            self.emit(Event::AppRejected { app: key, message: msg.clone() });
+            return Err(msg);
+        }
+        let executors = sparkrig_model::podspec::initial_executors(&app, defaulted);
+        self.emit(Event::AppCreated { app: key.clone(), executors, scheduled_by });
+        let created = self.now();
+        let apps = &mut self.store_mut().apps;
+        let id = AppId(apps.len() as u32);
+        apps.push(crate::store::App {
+            key,
+            template,
+            created,
+            deleted: false,
+            app: Arc::new(app),
+            work,
+            state: sparkrig_model::appstate::AppState::New,
+            message: String::new(),
+            submission_attempts: 0,
+            execution_attempts: 0,
+            last_submission: Time::ZERO,
+            defaulted,
+            watched,
+            run: 0,
+            driver: None,
+            patched: false,
+            external: false,
+        });
+        self.signal(Signal::AppCreated(id));
+        Ok(id)
+    }
+
+    /// Deletes a SparkApplication: its driver pod is garbage-collected (ownerReference), which
+    /// takes the executors with it.
+    fn delete_app(&mut self, id: AppId) {
+        let a = self.store_mut().app_mut(id);
+        a.deleted = true;
+        let (key, driver) = (a.key.clone(), a.driver);
+        self.emit(Event::AppDeleted { app: key });
+        if let Some(pod) = driver.filter(|p| self.store().pod(*p).is_some()) {
+            self.delete_pod(pod, "garbage-collected: owner SparkApplication deleted");
+        }
+    }
+
     /// A random byte array.
     fn random_bytes<const N: usize>(&mut self) -> [u8; N] {
         use rand::RngCore;
@@ -184,8 +265,15 @@ pub trait Api {
 
     // ----- pods -----
 
-    /// Creates a pod object (emits `pod_created`); the scheduler queues it.
-    fn create_pod(&mut self, p: NewPod) -> PodId {
+    /// LimitRanger, Priority and ResourceQuota admission of a pod create (after the webhooks;
+    /// see [`crate::admission`]); `Err` is the API server's 403.
+    fn admit_pod(&self, pod: &crate::admission::PodCreate<'_>) -> Result<crate::admission::Admitted, String> {
+        crate::admission::admit(&self.plan().stack.tenancy, &self.store().quotas, pod)
+    }
+
+    /// Creates a pod object (emits `pod_created`), charging the quotas that cover it; the
+    /// scheduler queues it.
+    fn create_pod(&mut self, mut p: NewPod) -> PodId {
         self.emit(Event::PodCreated {
             pod: p.key.clone(),
             app: p.app.clone(),
@@ -195,11 +283,31 @@ pub trait Api {
             tolerations: p.spec.tolerations.clone(),
             cpu_millis: p.spec.req.cpu,
             memory_bytes: p.spec.req.mem,
+            priority: p.spec.priority,
         });
+        let ns = p.key.split_once('/').map_or("", |(ns, _)| ns).to_string();
+        if !self.store().quotas.iter().any(|q| q.quota.namespace == ns) {
+            p.admitted = None;
+        }
+        let changed = match &p.admitted {
+            Some(a) => crate::admission::charge(&mut self.store_mut().quotas, &ns, a),
+            None => Vec::new(),
+        };
+        for i in changed {
+            let e = crate::controllers::quota::usage_event(&self.store().quotas[i]);
+            self.emit(e);
+        }
         let now = self.now();
         let id = self.store_mut().insert_pod(p, now);
         self.signal(Signal::PodCreated(id));
         id
+    }
+
+    /// Tells the quota controller that a charged pod stopped being tracked or is gone.
+    fn quota_release(&mut self, id: PodId) {
+        if let Some(ns) = self.store().pod(id).filter(|p| p.charge.is_some()).map(|p| p.namespace().to_string()) {
+            self.signal(Signal::QuotaRecalc(ns));
+        }
     }
 
     /// Releases a pod's node resources (terminal or gone); the scheduler retries pods that
@@ -235,6 +343,9 @@ pub trait Api {
         }
         self.emit(Event::PodDeleted { pod: p.key.clone(), reason: reason.to_string() });
         self.cancel(Key::Container(id));
+        if p.charge.is_some() {
+            self.signal(Signal::QuotaRecalc(p.namespace().to_string()));
+        }
         self.signal(Signal::PodGone(id, p.owner));
     }
 
@@ -284,6 +395,7 @@ pub trait Api {
         let phase = if code == 0 { PodPhase::Succeeded } else { PodPhase::Failed };
         self.emit(Event::PodTerminated { pod: key, phase, exit_code: Some(code), reason: reason.into(), message });
         self.release(id);
+        self.quota_release(id);
         self.signal(Signal::PodChanged(id));
     }
 
@@ -304,6 +416,7 @@ pub trait Api {
             message: message.into(),
         });
         self.release(id);
+        self.quota_release(id);
         self.signal(Signal::PodChanged(id));
     }
 

@@ -203,6 +203,8 @@ pub struct SchedSpec {
     pub node_name: Option<String>,
     /// Priority (PrioritySort).
     pub priority: i32,
+    /// `preemptionPolicy` is not `Never`: the pod may preempt (DefaultPreemption).
+    pub preempt: bool,
 }
 
 impl SchedSpec {
@@ -229,6 +231,7 @@ impl SchedSpec {
             tolerations: p.tolerations.clone(),
             node_name: None,
             priority: 0,
+            preempt: true,
         }
     }
 
@@ -237,6 +240,7 @@ impl SchedSpec {
         SchedSpec {
             req: Res::new(cpu, mem),
             non_zero: Res::new(if cpu == 0 { NON_ZERO_DEFAULT.cpu } else { cpu }, if mem == 0 { NON_ZERO_DEFAULT.mem } else { mem }),
+            preempt: true,
             ..Default::default()
         }
     }

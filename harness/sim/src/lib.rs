@@ -16,6 +16,7 @@
 //! constant lives in [`timings::Timings`] or next to the model it belongs to, with its upstream
 //! source.
 
+pub mod admission;
 pub mod api;
 pub mod backend;
 pub mod bucket;

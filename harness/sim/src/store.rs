@@ -141,6 +141,19 @@ pub struct Pod {
     /// How the process in the container reacts to SIGTERM (written by the model of the
     /// program: the Spark executor).
     pub process: Process,
+    /// What admission charged to the namespace's quotas (pods in namespaces with quotas).
+    pub charge: Option<Box<crate::admission::Admitted>>,
+    /// The scheduler set its DisruptionTarget condition (preempted).
+    pub disrupted: bool,
+    /// `status.nominatedNodeName` (scheduler).
+    pub nominated: Option<usize>,
+}
+
+impl Pod {
+    /// `namespace` of its `namespace/name`.
+    pub fn namespace(&self) -> &str {
+        self.key.split_once('/').map_or("", |(ns, _)| ns)
+    }
 }
 
 /// What the kubelet knows of the program in a container when it stops it.
@@ -295,6 +308,8 @@ pub struct Deployment {
     pub hash: String,
     /// Its pods (Deployment controller).
     pub pods: Vec<PodId>,
+    /// `priorityClassName` of its pods.
+    pub priority_class: Option<String>,
 }
 
 /// A SparkApplication object: spec and the status the operator writes.
@@ -373,6 +388,10 @@ pub struct Store {
     pub dns_config_ok: bool,
     /// The platform is being brought up at t=0 (containers start at once).
     pub bootstrapping: bool,
+    /// ResourceQuotas and their `status.used`, by namespace then name.
+    pub quotas: Vec<crate::admission::QuotaState>,
+    /// ScheduledSparkApplications.
+    pub scheduled: Vec<crate::controllers::scheduled::ScheduledState>,
 }
 
 impl Default for Store {
@@ -390,6 +409,8 @@ impl Default for Store {
             lease: Lease::default(),
             dns_config_ok: true,
             bootstrapping: true,
+            quotas: Vec::new(),
+            scheduled: Vec::new(),
         }
     }
 }
@@ -431,6 +452,9 @@ impl Store {
             pending_exit: None,
             restarts: 0,
             process: Process::default(),
+            charge: p.admitted.map(Box::new),
+            disrupted: false,
+            nominated: None,
         })));
         self.live_pods += 1;
         self.peak_pods = self.peak_pods.max(self.live_pods);
@@ -545,4 +569,7 @@ pub struct NewPod {
     pub component: Option<String>,
     /// Node selector as written, for the trace.
     pub node_selector: Labels,
+    /// What admission decided, charged to the quotas that cover the pod (None: admitted
+    /// without tenancy checks, e.g. test pods).
+    pub admitted: Option<crate::admission::Admitted>,
 }

@@ -150,6 +150,7 @@ pub(crate) fn pod<C>(f: &mut Fake<C>, name: &str, cpu: i64, from_registry: bool)
         role: None,
         component: None,
         node_selector: Default::default(),
+        admitted: None,
     })
 }
 
@@ -177,6 +178,7 @@ pub(crate) fn serving<C>(f: &mut Fake<C>, kind: crate::store::Kind, n: usize) ->
         placement: Default::default(),
         hash: "hash".into(),
         pods: Vec::new(),
+        priority_class: None,
     });
     let id = f.create_pod(NewPod {
         key: format!("{}/{}-hash-x", kind.namespace(), kind.name()),
@@ -189,6 +191,7 @@ pub(crate) fn serving<C>(f: &mut Fake<C>, kind: crate::store::Kind, n: usize) ->
         role: None,
         component: Some(kind.name().into()),
         node_selector: Default::default(),
+        admitted: None,
     });
     f.store.deployments[idx].pods.push(id);
     run_on(f, id, n);

@@ -23,6 +23,7 @@ use sparkrig_model::kube::Toleration;
 use sparkrig_model::podspec::{SparkRole, Submission};
 use sparkrig_model::scenario::{Scenario, work_of};
 use sparkrig_model::sparkapp::SparkApplication;
+use sparkrig_model::tenancy::{CpuMem, PreemptionPolicy};
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::timeline::{Effect, Timeline, max_duration_reached};
 use sparkrig_model::trace::{Event, Record, Sink, TraceView};
@@ -36,6 +37,8 @@ use crate::controllers::faults::Faults;
 use crate::controllers::kubelet::Kubelet;
 use crate::controllers::node_lifecycle::NodeLifecycle;
 use crate::controllers::operator::Operator;
+use crate::controllers::quota::Quotas;
+use crate::controllers::scheduled::ScheduledApps;
 use crate::controllers::scheduling::Scheduling;
 use crate::kernel::Kernel;
 use crate::store::{App, AppId, LabelSource, NewPod, Owner, PodId, Store};
@@ -83,6 +86,8 @@ pub struct Simulation {
     drivers: Drivers,
     autoscaler: Autoscaler,
     faults: Faults,
+    quotas: Quotas,
+    scheduled: ScheduledApps,
     timeline: Timeline,
     view: TraceView,
     done: Option<String>,
@@ -114,7 +119,7 @@ impl Simulation {
     /// workload and steps are left out, so that clients drive the cluster (`sparkrig serve
     /// --stack-only`).
     pub fn open_ended(plan: &Scenario) -> Result<Simulation, SimError> {
-        Simulation::build(&Scenario { arrivals: Vec::new(), steps: Vec::new(), ..plan.clone() }, true)
+        Simulation::build(&Scenario { arrivals: Vec::new(), scheduled_arrivals: Vec::new(), steps: Vec::new(), ..plan.clone() }, true)
     }
 
     fn build(plan: &Scenario, open_ended: bool) -> Result<Simulation, SimError> {
@@ -132,6 +137,8 @@ impl Simulation {
             drivers: Drivers::default(),
             autoscaler: Autoscaler::default(),
             faults: Faults::default(),
+            quotas: Quotas,
+            scheduled: ScheduledApps::default(),
             timeline: Timeline::new(&plan),
             view: TraceView::current_only(),
             done: None,
@@ -141,6 +148,7 @@ impl Simulation {
             plan,
         };
         sim.emit(Event::RunStarted { scenario: sim.plan.name.clone(), backend: "sim".into(), seed: Some(sim.plan.seed) });
+        Quotas::start(&mut sim);
         sim.bootstrap_nodes();
         Deployments::bootstrap(&mut sim);
         // Bring the platform up within t=0 (the real backends wait for readiness before the
@@ -324,6 +332,17 @@ impl Simulation {
                  spark-submit --deploy-mode cluster does) and those of its simulated controllers; other pods are not simulated"
                 .into());
         };
+        // LimitRanger, Priority and ResourceQuota admission, as for any pod create: a refusal
+        // is the API server's 403 to spark-submit.
+        let nonzero = |v: i64| (v > 0).then_some(v);
+        let admitted = self.admit_pod(&crate::admission::PodCreate {
+            name: &spec.name,
+            namespace: &spec.namespace,
+            container: &spec.container,
+            requests: CpuMem { cpu: nonzero(spec.cpu_millis), memory: nonzero(spec.memory_bytes) },
+            limits: CpuMem { cpu: spec.cpu_limit_millis, memory: nonzero(spec.memory_bytes) },
+            priority_class: spec.priority_class.as_deref(),
+        })?;
         let sub = Arc::new(clientpod::submission(manifest, &properties));
         let app_key = format!("{}/{}", app.namespace(), app.metadata.name);
         let work = work_of(&app);
@@ -348,7 +367,8 @@ impl Simulation {
             patched: false,
             external: true,
         });
-        let compiled = SchedSpec::compile(&spec, &mut self.store.interner);
+        let mut compiled = SchedSpec::compile(&spec, &mut self.store.interner);
+        (compiled.priority, compiled.preempt) = (admitted.priority, admitted.preemption != PreemptionPolicy::Never);
         let pod = self.create_pod(NewPod {
             key,
             owner: Owner::Driver { app: id, run: 1 },
@@ -360,6 +380,7 @@ impl Simulation {
             role: Some(SparkRole::Driver),
             component: None,
             node_selector: spec.node_selector,
+            admitted: Some(admitted),
         });
         self.store.app_mut(id).driver = Some(pod);
         self.awaiting_conf.insert(pod, false);
@@ -453,6 +474,8 @@ impl Simulation {
             Ev::Driver(e) => Drivers::handle(self, e),
             Ev::Autoscaler(e) => Autoscaler::handle(self, e),
             Ev::Faults(e) => Faults::handle(self, e),
+            Ev::Quota(e) => Quotas::handle(self, e),
+            Ev::Scheduled(e) => ScheduledApps::handle(self, e),
             Ev::Timeline(timer) => {
                 let fx = self.timeline.on_timer(timer, &self.view);
                 self.apply_effects(fx);
@@ -479,6 +502,12 @@ impl Simulation {
                 }
                 Effect::CreateApp { template, name } => {
                     Operator::create_app(self, template, &name);
+                    continue;
+                }
+                Effect::CreateScheduled { template, name } => {
+                    let t = &self.plan.scheduled[template];
+                    let (app, work) = (t.app.renamed(&name), t.work);
+                    ScheduledApps::create(self, app, work);
                     continue;
                 }
                 Effect::Finish(reason) => {
@@ -590,6 +619,9 @@ impl Simulation {
             Signal::ComponentChanged(c) => Deployments::pod_changed(self, c),
             Signal::DeploymentScaled(idx) => Deployments::scaled(self, idx),
             Signal::ControllerPodsChanged => Operator::lease_changed(self),
+            Signal::QuotaRecalc(ns) => Quotas::recalc(self, &ns),
+            Signal::AppCreated(id) => Operator::app_created(self, id),
+            Signal::OperatorElected => ScheduledApps::elected(self),
         }
     }
 }
@@ -678,4 +710,6 @@ own_state!(
     drivers: Drivers,
     autoscaler: Autoscaler,
     faults: Faults,
+    quotas: Quotas,
+    scheduled: ScheduledApps,
 );

@@ -2,7 +2,7 @@
 //! relative to the scenario's folder or any parent folder, applies defaults (each with its
 //! upstream source), cross-checks names, and reports every problem with file, line and column.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component as PathComponent, Path, PathBuf};
 use std::sync::Arc;
 
@@ -133,6 +133,12 @@ fn normalize(p: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
+/// What a workload manifest holds.
+enum Loaded {
+    App(AppTemplate),
+    Scheduled(ScheduledTemplate),
+}
+
 struct Cx<'a> {
     src: &'a Source,
     base: &'a Path,
@@ -176,6 +182,12 @@ impl Cx<'_> {
         self.errs.push(d);
     }
 
+    /// An error pointing at a key (an unknown name).
+    fn err_key(&mut self, path: &str, msg: impl Into<String>, help: Option<String>) {
+        let d = self.src.diag_key(0, path, msg, help);
+        self.errs.push(d);
+    }
+
     fn resolve(&self, rel: &str) -> Option<PathBuf> {
         let p = Path::new(rel);
         if p.is_absolute() {
@@ -196,9 +208,31 @@ impl Cx<'_> {
         let mut templates = Vec::new();
         let mut arrivals = Vec::new();
         let mut names = BTreeSet::new();
+        let mut scheduled: Vec<ScheduledTemplate> = Vec::new();
+        let mut scheduled_arrivals = Vec::new();
         for (i, w) in raw.workload.iter().enumerate() {
             let path = format!("workload[{i}]");
-            let Some(t) = self.template(&path, &w.app, w.work.as_ref(), &stack) else { continue };
+            let t = match self.manifest(&path, &w.app, w.work.as_ref(), &stack) {
+                None => continue,
+                Some(Loaded::App(t)) => t,
+                Some(Loaded::Scheduled(t)) => {
+                    if w.arrival.is_some() || w.every.is_some() {
+                        self.err(
+                            &format!("{path}.arrival"),
+                            "a ScheduledSparkApplication is created once (`count`, `at`); its schedule runs it",
+                            None,
+                        );
+                    }
+                    let prefix = w.name.clone().unwrap_or_else(|| t.app.name.clone());
+                    let count = w.count.unwrap_or(1);
+                    let names = self.instance_names(&path, &prefix, count, false, &mut names);
+                    for name in names {
+                        scheduled_arrivals.push(Arrival { at: Time::ZERO + w.at.unwrap_or(Dur::ZERO), template: scheduled.len(), name });
+                    }
+                    scheduled.push(t);
+                    continue;
+                }
+            };
             let prefix = w.name.clone().unwrap_or_else(|| templates_name(&t));
             let times = match &w.arrival {
                 Some(a) => {
@@ -285,6 +319,13 @@ impl Cx<'_> {
                 }
             }
         }
+        if steps.is_empty() && !scheduled_arrivals.is_empty() {
+            self.err(
+                "steps",
+                "ScheduledSparkApplications run until deleted: give the scenario a timeline",
+                Some("e.g. `steps: [{sleep: 24h}]`".into()),
+            );
+        }
         if steps.is_empty() && !arrivals.is_empty() {
             // Without a timeline: run until every app is terminal (or the max duration).
             steps.push(Step::Wait {
@@ -293,6 +334,21 @@ impl Cx<'_> {
             });
         }
         let mut expectations = self.expectations(&raw.expect, &topology);
+        for e in &expectations {
+            if let Expectation::ScheduledRuns { app, .. } = e {
+                let known: Vec<String> =
+                    scheduled_arrivals.iter().map(|a: &Arrival| format!("{}/{}", scheduled[a.template].app.namespace, a.name)).collect();
+                if !known.iter().any(|k| k == app || k.rsplit('/').next() == Some(app.as_str())) {
+                    let path = raw.expect.outcomes.iter().position(|o| o.scheduled.as_deref() == Some(app.as_str())).unwrap_or(0);
+                    let help = did_you_mean(app, known.iter().map(|k| k.rsplit('/').next().unwrap_or(k)));
+                    self.err(
+                        &format!("expect.outcomes[{path}].scheduled"),
+                        format!("no workload entry creates a ScheduledSparkApplication `{app}`"),
+                        help,
+                    );
+                }
+            }
+        }
         for (i, r) in raw.expect.recovery.iter().enumerate() {
             if !injected.contains(&r.fault) {
                 let help = did_you_mean(&r.fault, injected.iter().map(String::as_str));
@@ -317,6 +373,8 @@ impl Cx<'_> {
             stack,
             templates,
             arrivals,
+            scheduled,
+            scheduled_arrivals,
             steps,
             expectations,
             sim: SimTimings {
@@ -478,6 +536,7 @@ impl Cx<'_> {
             enabled: raw.and_then(|r| r.enabled).unwrap_or(true),
             replicas: raw.and_then(|r| r.replicas).unwrap_or(replicas),
             placement,
+            priority_class: raw.and_then(|r| r.priority_class_name.clone()),
         }
     }
 
@@ -520,6 +579,7 @@ impl Cx<'_> {
                 job_namespaces: op.job_namespaces.clone().unwrap_or_else(|| vec!["default".into()]),
                 placement,
                 service_accounts: op.service_accounts.clone(),
+                priority_class: op.priority_class_name.clone(),
             },
             spark_version: raw.spark.as_ref().and_then(|s| s.version.clone()),
             coredns: self.component("stack.coredns", raw.coredns.as_ref(), topology, DEFAULT_COREDNS_REPLICAS, coredns_default),
@@ -529,7 +589,234 @@ impl Cx<'_> {
             scheduler_qps: raw.scheduler.as_ref().and_then(|s| s.qps).unwrap_or(DEFAULT_SCHEDULER_QPS).max(1),
             scheduler_burst: raw.scheduler.as_ref().and_then(|s| s.burst).unwrap_or(DEFAULT_SCHEDULER_BURST).max(1),
             autoscaler: self.autoscaler(raw.autoscaler.as_ref(), topology),
+            tenancy: self.tenancy(raw, webhook.resource_quota_enforcement.unwrap_or(false)),
         }
+    }
+
+    /// Namespaces, quotas, limit ranges and priority classes (reference/platform-ops.md §2–3).
+    fn tenancy(&mut self, raw: &RawStack, quota_enforcement: bool) -> crate::tenancy::Tenancy {
+        use crate::tenancy::*;
+        let mut classes = system_priority_classes();
+        for (i, c) in raw.priority_classes.iter().enumerate() {
+            let path = format!("stack.priorityClasses[{i}]");
+            if !is_dns_subdomain(&c.name) {
+                self.err(&format!("{path}.name"), format!("`{}` is not a valid PriorityClass name (a DNS subdomain)", c.name), None);
+            }
+            if c.name.starts_with("system-") {
+                self.err(&format!("{path}.name"), "names starting with `system-` are reserved for the system classes", None);
+            }
+            if classes.iter().any(|x| x.name == c.name) {
+                self.err(&format!("{path}.name"), format!("PriorityClass `{}` is defined twice", c.name), None);
+            }
+            // `HighestUserDefinablePriority` (pkg/apis/scheduling/types.go).
+            if c.value > HIGHEST_USER_PRIORITY || c.value < i64::from(i32::MIN) {
+                self.err(
+                    &format!("{path}.value"),
+                    format!("{} is out of range: user-defined priorities are at most {HIGHEST_USER_PRIORITY}", c.value),
+                    None,
+                );
+            }
+            if c.global_default
+                && let Some(other) = classes.iter().find(|x| x.global_default)
+            {
+                // The Priority admission plugin refuses a second globalDefault class.
+                self.err(
+                    &format!("{path}.globalDefault"),
+                    format!("PriorityClass `{}` is already marked as default; only one default can exist", other.name),
+                    None,
+                );
+            }
+            let preemption_policy = match c.preemption_policy.as_deref() {
+                None | Some("PreemptLowerPriority") => PreemptionPolicy::PreemptLowerPriority,
+                Some("Never") => PreemptionPolicy::Never,
+                Some(other) => {
+                    self.err(
+                        &format!("{path}.preemptionPolicy"),
+                        format!("unknown preemptionPolicy `{other}`"),
+                        did_you_mean(other, ["PreemptLowerPriority", "Never"]),
+                    );
+                    PreemptionPolicy::PreemptLowerPriority
+                }
+            };
+            classes.push(PriorityClass {
+                name: c.name.clone(),
+                value: c.value.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+                global_default: c.global_default,
+                preemption_policy,
+            });
+        }
+        let mut namespaces: Vec<Namespace> = Vec::new();
+        for (i, n) in raw.namespaces.iter().enumerate() {
+            let path = format!("stack.namespaces[{i}]");
+            if !is_dns_label(&n.name) {
+                self.err(&format!("{path}.name"), format!("`{}` is not a valid namespace name (a DNS label)", n.name), None);
+            }
+            if namespaces.iter().any(|x| x.name == n.name) {
+                self.err(&format!("{path}.name"), format!("namespace `{}` is declared twice", n.name), None);
+            }
+            let mut quotas: Vec<ResourceQuota> = Vec::new();
+            for (j, q) in n.resource_quotas.iter().enumerate() {
+                let qp = format!("{path}.resourceQuotas[{j}]");
+                if quotas.iter().any(|x| x.name == q.name) {
+                    self.err(&format!("{qp}.name"), format!("ResourceQuota `{}` is declared twice in `{}`", q.name, n.name), None);
+                }
+                let mut hard = BTreeMap::new();
+                for (k, v) in &q.hard {
+                    let Some(r) = QuotaResource::parse(k) else {
+                        self.err_key(
+                            &format!("{qp}.hard.{k}"),
+                            format!("`{k}` is not a pod resource sparkrig's quotas track"),
+                            did_you_mean(k, QuotaResource::ALL.iter().map(|r| r.name()))
+                                .or_else(|| Some(format!("resources: {}", QuotaResource::ALL.map(|r| r.name()).join(", ")))),
+                        );
+                        continue;
+                    };
+                    if let Some(v) = self.quantity(&format!("{qp}.hard.{k}"), r.unit(), &v.text()) {
+                        hard.insert(r, v);
+                    }
+                }
+                let mut scopes = Vec::new();
+                for (k, sc) in q.scopes.iter().enumerate() {
+                    match ScopeName::ALL.into_iter().find(|x| x.name() == sc) {
+                        Some(scope) => scopes.push(ScopeRequirement { scope, operator: ScopeOperator::Exists, values: vec![] }),
+                        None => self.err(
+                            &format!("{qp}.scopes[{k}]"),
+                            format!("unknown quota scope `{sc}`"),
+                            did_you_mean(sc, ScopeName::ALL.iter().map(|x| x.name())),
+                        ),
+                    }
+                }
+                for (k, e) in q.scope_selector.iter().flat_map(|s| s.match_expressions.iter()).enumerate() {
+                    let ep = format!("{qp}.scopeSelector.matchExpressions[{k}]");
+                    let Some(scope) = ScopeName::ALL.into_iter().find(|x| x.name() == e.scope_name) else {
+                        self.err(
+                            &format!("{ep}.scopeName"),
+                            format!("unknown quota scope `{}`", e.scope_name),
+                            did_you_mean(&e.scope_name, ScopeName::ALL.iter().map(|x| x.name())),
+                        );
+                        continue;
+                    };
+                    let operator = match e.operator.as_str() {
+                        "In" => ScopeOperator::In,
+                        "NotIn" => ScopeOperator::NotIn,
+                        "Exists" => ScopeOperator::Exists,
+                        "DoesNotExist" => ScopeOperator::DoesNotExist,
+                        other => {
+                            self.err(
+                                &format!("{ep}.operator"),
+                                format!("unknown operator `{other}`"),
+                                did_you_mean(other, ["In", "NotIn", "Exists", "DoesNotExist"]),
+                            );
+                            continue;
+                        }
+                    };
+                    // ValidateScopedResourceSelectorRequirement: In/NotIn only on PriorityClass,
+                    // with values; Exists/DoesNotExist without.
+                    let with_values = matches!(operator, ScopeOperator::In | ScopeOperator::NotIn);
+                    if with_values && (scope != ScopeName::PriorityClass || e.values.is_empty()) {
+                        self.err(&format!("{ep}.values"), "`In` and `NotIn` need values, and only on the PriorityClass scope", None);
+                    } else if !with_values && !e.values.is_empty() {
+                        self.err(&format!("{ep}.values"), "`Exists` and `DoesNotExist` take no values", None);
+                    }
+                    scopes.push(ScopeRequirement { scope, operator, values: e.values.clone() });
+                }
+                quotas.push(ResourceQuota { name: q.name.clone(), namespace: n.name.clone(), hard, scopes });
+            }
+            let mut limit_ranges = Vec::new();
+            for (j, lr) in n.limit_ranges.iter().enumerate() {
+                let lp = format!("{path}.limitRanges[{j}]");
+                let mut limits = Vec::new();
+                for (k, item) in lr.limits.iter().enumerate() {
+                    let ip = format!("{lp}.limits[{k}]");
+                    let kind = match item.kind.as_str() {
+                        "Container" => LimitType::Container,
+                        "Pod" => LimitType::Pod,
+                        other => {
+                            self.err(
+                                &format!("{ip}.type"),
+                                format!("LimitRange type `{other}` does not apply to pods' cpu and memory"),
+                                did_you_mean(other, ["Container", "Pod"]),
+                            );
+                            continue;
+                        }
+                    };
+                    let default = self.cpu_mem(&format!("{ip}.default"), &item.default);
+                    let default_request = self.cpu_mem(&format!("{ip}.defaultRequest"), &item.default_request);
+                    if kind == LimitType::Pod && (!item.default.is_empty() || !item.default_request.is_empty()) {
+                        self.err(&ip, "`default` and `defaultRequest` apply to type Container only", None);
+                    }
+                    let min = self.cpu_mem(&format!("{ip}.min"), &item.min);
+                    let max = self.cpu_mem(&format!("{ip}.max"), &item.max);
+                    let mut max_ratio_milli = BTreeMap::new();
+                    for (r, v) in &item.max_limit_request_ratio {
+                        let at = format!("{ip}.maxLimitRequestRatio.{r}");
+                        if r != "cpu" && r != "memory" {
+                            self.err_key(&at, format!("`{r}`: only cpu and memory"), None);
+                            continue;
+                        }
+                        match crate::quantity::parse_cpu_millis(&v.text()) {
+                            Ok(m) if m >= 1000 => {
+                                max_ratio_milli.insert(r.clone(), m);
+                            }
+                            Ok(_) => self.err(&at, "a limit/request ratio is at least 1", None),
+                            Err(e) => self.err(&at, e.to_string(), None),
+                        }
+                    }
+                    limits.push(LimitRangeItem { kind, default, default_request, min, max, max_ratio_milli }.defaulted());
+                }
+                limit_ranges.push(LimitRange { name: lr.name.clone(), limits });
+            }
+            namespaces.push(Namespace { name: n.name.clone(), labels: n.labels.clone(), quotas, limit_ranges });
+        }
+        let tenancy = Tenancy { namespaces, priority_classes: classes, quota_enforcement };
+        // Components name their class in the chart or manifest; an unknown one would keep the
+        // platform from starting (the Priority admission plugin refuses the pods).
+        let mut refs: Vec<(String, &Option<String>)> = Vec::new();
+        if let Some(op) = &raw.spark_operator {
+            refs.push(("stack.sparkOperator.priorityClassName".into(), &op.priority_class_name));
+        }
+        for (name, c) in
+            [("coredns", &raw.coredns), ("minio", &raw.minio), ("registry", &raw.registry), ("historyServer", &raw.history_server)]
+        {
+            if let Some(c) = c {
+                refs.push((format!("stack.{name}.priorityClassName"), &c.priority_class_name));
+            }
+        }
+        for (path, name) in refs {
+            if let Some(n) = name
+                && tenancy.priority_class(n).is_none()
+            {
+                self.err(
+                    &path,
+                    format!("no PriorityClass with name {n} was found"),
+                    did_you_mean(n, tenancy.priority_classes.iter().map(|c| c.name.as_str())),
+                );
+            }
+        }
+        tenancy
+    }
+
+    fn quantity(&mut self, path: &str, unit: crate::tenancy::Unit, text: &str) -> Option<i64> {
+        use crate::tenancy::Unit;
+        let parsed = match unit {
+            Unit::Cpu => parse_cpu_millis(text).map_err(|e| e.to_string()),
+            Unit::Memory => crate::quantity::parse_bytes(text).map_err(|e| e.to_string()),
+            Unit::Count => text.parse::<i64>().map_err(|_| format!("`{text}` is not a whole number of pods")),
+        };
+        parsed.map_err(|e| self.err(path, e, None)).ok()
+    }
+
+    fn cpu_mem(&mut self, path: &str, raw: &std::collections::BTreeMap<String, crate::topology::NumOrString>) -> crate::tenancy::CpuMem {
+        use crate::tenancy::{CpuMem, Unit};
+        let mut out = CpuMem::default();
+        for (k, v) in raw {
+            match k.as_str() {
+                "cpu" => out.cpu = self.quantity(&format!("{path}.{k}"), Unit::Cpu, &v.text()),
+                "memory" => out.memory = self.quantity(&format!("{path}.{k}"), Unit::Memory, &v.text()),
+                other => self.err_key(&format!("{path}.{k}"), format!("`{other}`: sparkrig's LimitRanges cover cpu and memory"), None),
+            }
+        }
+        out
     }
 
     fn autoscaler(&mut self, raw: Option<&RawAutoscaler>, topology: &Topology) -> Option<Autoscaler> {
@@ -555,6 +842,21 @@ impl Cx<'_> {
     }
 
     fn template(&mut self, path: &str, rel: &str, work: Option<&RawWork>, stack: &Stack) -> Option<AppTemplate> {
+        match self.manifest(path, rel, work, stack)? {
+            Loaded::App(t) => Some(t),
+            Loaded::Scheduled(t) => {
+                self.err(
+                    &format!("{path}.app"),
+                    format!("`{}` is a ScheduledSparkApplication: only a workload entry can create one", t.file),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// A manifest holding one SparkApplication, or one ScheduledSparkApplication.
+    fn manifest(&mut self, path: &str, rel: &str, work: Option<&RawWork>, stack: &Stack) -> Option<Loaded> {
         let Some(file) = self.resolve(rel) else {
             self.err(&format!("{path}.app"), format!("manifest `{rel}` not found (looked from {} upwards)", self.base.display()), None);
             return None;
@@ -567,6 +869,10 @@ impl Cx<'_> {
         let msrc = Source::new(display(&file), text);
         let docs = msrc.documents().map_err(|d| self.errs.push(d)).ok()?;
         let apps: Vec<&(usize, serde_json::Value)> = docs.iter().filter(|(_, v)| v["kind"] == "SparkApplication").collect();
+        let scheduled: Vec<&(usize, serde_json::Value)> = docs.iter().filter(|(_, v)| v["kind"] == "ScheduledSparkApplication").collect();
+        if let ([], [(doc, value)]) = (apps.as_slice(), scheduled.as_slice()) {
+            return self.scheduled_template(&msrc, *doc, value, work, stack).map(Loaded::Scheduled);
+        }
         let [(doc, value)] = apps.as_slice() else {
             self.err(
                 &format!("{path}.app"),
@@ -634,7 +940,74 @@ impl Cx<'_> {
         if work.tasks == 0 {
             self.err(&format!("{path}.work.tasks"), "an app needs at least one task", None);
         }
-        Some(AppTemplate { file: msrc.name().to_string(), app, work })
+        Some(Loaded::App(AppTemplate { file: msrc.name().to_string(), app, work }))
+    }
+
+    /// A ScheduledSparkApplication: its template validates against the SparkApplication CRD
+    /// (as the operator's webhook checks it), its schedule and time zone parse (a bad one would
+    /// leave the object in FailedValidation; here it is bad input, reported where it is).
+    fn scheduled_template(
+        &mut self,
+        msrc: &Source,
+        doc: usize,
+        value: &serde_json::Value,
+        work: Option<&RawWork>,
+        stack: &Stack,
+    ) -> Option<ScheduledTemplate> {
+        use crate::scheduled::ScheduledApp;
+        let as_app = ScheduledApp::template_document(value);
+        let mut bad = false;
+        for v in validate_spark_application(&as_app) {
+            bad = true;
+            let at = v.path.replacen("spec", "spec.template", 1);
+            let d = if v.unknown_field { msrc.diag_key(doc, &at, v.message, v.help) } else { msrc.diag(doc, &at, v.message, v.help) };
+            self.errs.push(d);
+        }
+        if bad {
+            return None;
+        }
+        let mut ssa = match ScheduledApp::from_json(value) {
+            Ok(s) => s,
+            Err((at, message)) => {
+                self.errs.push(msrc.diag(doc, &at, message, None));
+                return None;
+            }
+        };
+        if let Err(reason) = &ssa.parsed {
+            let at = if reason.starts_with("Invalid timezone") && !ssa.time_zone.is_empty() { "spec.timeZone" } else { "spec.schedule" };
+            self.errs.push(msrc.diag(
+                doc,
+                at,
+                format!("the operator would set FailedValidation: {reason}"),
+                Some("robfig/cron's standard form: 5 fields, @hourly/@daily/..., or `@every <Go duration>`".into()),
+            ));
+            return None;
+        }
+        if !is_dns_1035(&ssa.name) {
+            self.errs.push(msrc.diag(
+                doc,
+                "metadata.name",
+                format!("`{}` is not a DNS-1035 label (the webhook validator rejects it)", ssa.name),
+                None,
+            ));
+        }
+        if let Some(v) = &stack.spark_version {
+            Arc::make_mut(&mut ssa.template.spec).spark_version = v.clone();
+        }
+        if let Err(e) = podspec::memory_request_mib(&ssa.template, SparkRole::Driver)
+            .and(podspec::memory_request_mib(&ssa.template, SparkRole::Executor))
+            .and(podspec::cpu_request_millis(&ssa.template, SparkRole::Driver))
+            .and(podspec::cpu_request_millis(&ssa.template, SparkRole::Executor))
+        {
+            self.errs.push(msrc.diag(doc, "spec.template.sparkConf", e, None));
+            return None;
+        }
+        let default = default_work(&ssa.template);
+        let work = Work {
+            tasks: work.and_then(|w| w.tasks).unwrap_or(default.tasks),
+            task_duration: work.and_then(|w| w.task_duration).unwrap_or(default.task_duration),
+        };
+        Some(ScheduledTemplate { file: msrc.name().to_string(), app: ssa, work })
     }
 
     fn app_sel(&mut self, path: &str, s: Option<&String>) -> AppSel {
@@ -915,6 +1288,27 @@ impl Cx<'_> {
                 }
                 continue;
             }
+            if let Some(app) = &o.scheduled {
+                if o.apps.is_some()
+                    || o.pods.is_some()
+                    || o.state.is_some()
+                    || o.reached.is_some()
+                    || o.saw.is_some()
+                    || o.pending.is_some()
+                {
+                    self.err(&path, "a scheduled outcome takes only `runs` and `skipped`", None);
+                }
+                if o.runs.is_none() && o.skipped.is_none() {
+                    self.err(
+                        &path,
+                        "a scheduled outcome needs `runs` or `skipped` bounds",
+                        Some("e.g. `{scheduled: hourly, runs: {min: 20}, skipped: {min: 1}}`".into()),
+                    );
+                }
+                let b = |r: Option<RawBounds>| r.map_or((None, None), |r| (r.min, r.max));
+                out.push(Expectation::ScheduledRuns { app: app.clone(), runs: b(o.runs), skipped: b(o.skipped) });
+                continue;
+            }
             let pod_forms = [o.pending.is_some(), o.saw.is_some(), o.bound_outside.is_some()].iter().filter(|x| **x).count();
             let app_forms = [o.state.is_some(), o.reached.is_some(), o.rejected == Some(true)].iter().filter(|x| **x).count();
             if pod_forms + app_forms != 1
@@ -1007,6 +1401,11 @@ fn parse_kube_minor(v: &str) -> Option<u32> {
     let mut it = v.trim_start_matches('v').split('.');
     (it.next()? == "1").then_some(())?;
     it.next()?.parse().ok()
+}
+
+/// RFC 1123 subdomain (PriorityClass names).
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 /// DNS-1035 label (SparkApplication names, checked by the webhook validator).

@@ -47,6 +47,10 @@ pub struct Scenario {
     pub templates: Vec<AppTemplate>,
     /// Arrivals, in time order.
     pub arrivals: Vec<Arrival>,
+    /// ScheduledSparkApplications the workload creates.
+    pub scheduled: Vec<ScheduledTemplate>,
+    /// When they are created (`template` indexes `scheduled`), in time order.
+    pub scheduled_arrivals: Vec<Arrival>,
     /// Timeline.
     pub steps: Vec<Step>,
     /// Expectations.
@@ -80,6 +84,17 @@ pub struct AppTemplate {
     /// The application as written (Spark version override applied).
     pub app: SparkApplication,
     /// Work (simulator).
+    pub work: Work,
+}
+
+/// A ScheduledSparkApplication read from a manifest, with the work of each child.
+#[derive(Debug, Clone)]
+pub struct ScheduledTemplate {
+    /// Manifest file.
+    pub file: String,
+    /// The object as written (Spark version override applied to its template).
+    pub app: crate::scheduled::ScheduledApp,
+    /// Work of each child (simulator).
     pub work: Work,
 }
 
@@ -296,6 +311,8 @@ pub struct Stack {
     pub scheduler_burst: u32,
     /// Cluster Autoscaler (None when not deployed).
     pub autoscaler: Option<Autoscaler>,
+    /// Namespaces (quotas, limit ranges) and priority classes.
+    pub tenancy: crate::tenancy::Tenancy,
 }
 
 /// The Cluster Autoscaler as deployed.
@@ -342,6 +359,15 @@ pub struct Operator {
     pub placement: Placement,
     /// Service accounts in the job namespaces.
     pub service_accounts: Vec<String>,
+    /// `priorityClassName` of the controller and webhook pods.
+    pub priority_class: Option<String>,
+}
+
+impl Operator {
+    /// Whether the operator watches a namespace (`spark.jobNamespaces`; `""` = all).
+    pub fn watches(&self, namespace: &str) -> bool {
+        self.job_namespaces.iter().any(|n| n.is_empty() || n == namespace)
+    }
 }
 
 /// A platform component.
@@ -353,6 +379,8 @@ pub struct Component {
     pub replicas: u32,
     /// Placement.
     pub placement: Placement,
+    /// `priorityClassName` of its pods.
+    pub priority_class: Option<String>,
 }
 
 /// Node selector and tolerations for a component.
@@ -454,6 +482,15 @@ pub enum Expectation {
         /// Text expected in the last FailedScheduling message.
         reason: Option<String>,
     },
+    /// A ScheduledSparkApplication started (and skipped) this many runs.
+    ScheduledRuns {
+        /// Its name or `namespace/name`.
+        app: String,
+        /// Bounds on runs started.
+        runs: (Option<u32>, Option<u32>),
+        /// Bounds on due runs that did not start.
+        skipped: (Option<u32>, Option<u32>),
+    },
     /// A latency objective.
     Slo {
         /// Metric.
@@ -554,6 +591,15 @@ impl Expectation {
             Expectation::AppsEndIn { apps, states } => format!("apps {apps} end {}", states_label(states)),
             Expectation::PodsPending { pods, reason: Some(r) } => format!("{pods} pods stay Pending ({r})"),
             Expectation::PodsPending { pods, reason: None } => format!("{pods} pods stay Pending"),
+            Expectation::ScheduledRuns { app, runs, skipped } => {
+                let b = |(min, max): &(Option<u32>, Option<u32>)| match (min, max) {
+                    (Some(a), Some(b)) => format!("in [{a}, {b}]"),
+                    (Some(a), None) => format!(">= {a}"),
+                    (None, Some(b)) => format!("<= {b}"),
+                    (None, None) => "any".into(),
+                };
+                format!("scheduled {app}: runs {}, skipped {}", b(runs), b(skipped))
+            }
             Expectation::Slo { metric, pods, apps, quantile, bound } => {
                 let q = if *quantile == 100 { "max".to_string() } else { format!("p{quantile}") };
                 let over = if metric.per_pod() { format!("{pods} pods") } else { format!("apps {apps}") };
@@ -576,7 +622,8 @@ impl Expectation {
             | Expectation::AppsRejected { .. }
             | Expectation::GroupSize { .. }
             | Expectation::PodsSaw { .. }
-            | Expectation::BoundOutside { .. } => "outcome",
+            | Expectation::BoundOutside { .. }
+            | Expectation::ScheduledRuns { .. } => "outcome",
             Expectation::Slo { .. } => "slo",
             Expectation::Recovery { .. } => "recovery",
         }

@@ -109,6 +109,120 @@ pub struct RawStack {
     /// Cluster Autoscaler.
     #[serde(default)]
     pub autoscaler: Option<RawAutoscaler>,
+    /// Namespaces with their ResourceQuotas and LimitRanges (others exist without either).
+    #[serde(default)]
+    pub namespaces: Vec<RawNamespace>,
+    /// PriorityClasses (besides `system-cluster-critical` and `system-node-critical`).
+    #[serde(default)]
+    pub priority_classes: Vec<RawPriorityClass>,
+}
+
+/// `stack.namespaces[]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawNamespace {
+    /// Name.
+    pub name: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: Labels,
+    /// ResourceQuotas.
+    #[serde(default)]
+    pub resource_quotas: Vec<RawResourceQuota>,
+    /// LimitRanges.
+    #[serde(default)]
+    pub limit_ranges: Vec<RawLimitRange>,
+}
+
+/// A ResourceQuota (`metadata.name` and `spec` flattened).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawResourceQuota {
+    /// Name.
+    pub name: String,
+    /// `spec.hard`: `requests.cpu`, `requests.memory`, `limits.cpu`, `limits.memory`, `cpu`,
+    /// `memory`, `pods`, `count/pods`.
+    pub hard: std::collections::BTreeMap<String, crate::topology::NumOrString>,
+    /// `spec.scopes`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `spec.scopeSelector`.
+    #[serde(default)]
+    pub scope_selector: Option<RawScopeSelector>,
+}
+
+/// `spec.scopeSelector`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScopeSelector {
+    /// Requirements (ANDed).
+    pub match_expressions: Vec<RawScopeRequirement>,
+}
+
+/// `scopeSelector.matchExpressions[]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawScopeRequirement {
+    /// Scope.
+    pub scope_name: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`.
+    pub operator: String,
+    /// Values.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// A LimitRange (`metadata.name` and `spec` flattened).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawLimitRange {
+    /// Name.
+    pub name: String,
+    /// Items.
+    pub limits: Vec<RawLimitRangeItem>,
+}
+
+/// One LimitRange item.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawLimitRangeItem {
+    /// `Container` or `Pod`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Default limits.
+    #[serde(default)]
+    pub default: std::collections::BTreeMap<String, crate::topology::NumOrString>,
+    /// Default requests.
+    #[serde(default)]
+    pub default_request: std::collections::BTreeMap<String, crate::topology::NumOrString>,
+    /// Minimum requests.
+    #[serde(default)]
+    pub min: std::collections::BTreeMap<String, crate::topology::NumOrString>,
+    /// Maximum limits.
+    #[serde(default)]
+    pub max: std::collections::BTreeMap<String, crate::topology::NumOrString>,
+    /// Limit / request ratio bounds.
+    #[serde(default)]
+    pub max_limit_request_ratio: std::collections::BTreeMap<String, crate::topology::NumOrString>,
+}
+
+/// A PriorityClass.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPriorityClass {
+    /// Name.
+    pub name: String,
+    /// Value (user classes at most 1,000,000,000).
+    pub value: i64,
+    /// Pods without a class get this one.
+    #[serde(default)]
+    pub global_default: bool,
+    /// `PreemptLowerPriority` (default) or `Never`.
+    #[serde(default)]
+    pub preemption_policy: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// `stack.autoscaler` (Cluster Autoscaler flags).
@@ -195,6 +309,9 @@ pub struct RawOperator {
     /// `spark-operator-spark`).
     #[serde(default)]
     pub service_accounts: Vec<String>,
+    /// `controller.priorityClassName` and `webhook.priorityClassName`.
+    #[serde(default)]
+    pub priority_class_name: Option<String>,
 }
 
 /// `stack.sparkOperator.webhook`.
@@ -210,6 +327,10 @@ pub struct RawWebhook {
     /// Replicas.
     #[serde(default)]
     pub replicas: Option<u32>,
+    /// `webhook.resourceQuotaEnforcement.enable`: the SparkApplication validator denies apps
+    /// whose driver and executors would exceed a scope-less ResourceQuota.
+    #[serde(default)]
+    pub resource_quota_enforcement: Option<bool>,
 }
 
 /// Admission webhook failure policy.
@@ -243,6 +364,9 @@ pub struct RawComponent {
     /// Placement.
     #[serde(default)]
     pub placement: Option<RawPlacement>,
+    /// `priorityClassName` of its pods.
+    #[serde(default)]
+    pub priority_class_name: Option<String>,
 }
 
 /// Where a component runs.
@@ -673,6 +797,15 @@ pub struct RawOutcome {
     /// With `saw` / `boundOutside`: at least this many pods (default 1).
     #[serde(default)]
     pub count: Option<u32>,
+    /// A ScheduledSparkApplication (name or `namespace/name`), with `runs` and/or `skipped`.
+    #[serde(default)]
+    pub scheduled: Option<String>,
+    /// Bounds on the runs it started.
+    #[serde(default)]
+    pub runs: Option<RawBounds>,
+    /// Bounds on its due runs that did not start (concurrencyPolicy).
+    #[serde(default)]
+    pub skipped: Option<RawBounds>,
 }
 
 /// `{min: N, max: M}`.

@@ -78,8 +78,32 @@ pub fn bench_table(r: &BenchReport, color: bool) -> String {
         );
         let _ = writeln!(out);
         timeline(&mut out, run);
+        quotas(&mut out, run);
     }
     out
+}
+
+/// ResourceQuota usage: peak (and when) and at the end, against hard, per namespace.
+fn quotas(out: &mut String, run: &RunFigures) {
+    use sparkrig_model::tenancy::{QuotaResource, format_quantity};
+    if run.quotas.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<28} {:<16} {:>10} {:>10} {:>10} {:>9}   (seed {})",
+        "quota usage", "resource", "peak", "at", "end", "hard", run.seed
+    );
+    for (name, q) in &run.quotas {
+        for (r, hard) in &q.hard {
+            let fmt = |v: i64| QuotaResource::parse(r).map_or(v.to_string(), |x| format_quantity(x.unit(), v));
+            let peak = q.peak.get(r).copied().unwrap_or(0);
+            let at = q.peak_at_ms.get(r).map_or("-".to_string(), |t| clock(*t));
+            let end = q.end.get(r).copied().unwrap_or(0);
+            let _ = writeln!(out, "  {name:<28} {r:<16} {:>10} {at:>10} {:>10} {:>9}", fmt(peak), fmt(end), fmt(*hard));
+        }
+    }
 }
 
 /// Pending pods and nodes per group, thinned to about [`TIMELINE_ROWS`] rows.

@@ -911,6 +911,7 @@ mod tests {
                     tolerations: vec![],
                     cpu_millis: 1,
                     memory_bytes: 1,
+                    priority: 0,
                 },
             ),
             rec(5, Event::FaultInjected { fault: "coredns-down".into(), target: "coredns".into() }),

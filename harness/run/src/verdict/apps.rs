@@ -29,7 +29,7 @@ impl Check for EndIn {
                         detail.push_str(&format!(": {}", a.message));
                     }
                     tally.violate(Evidence::app(Some(a.history.last().map_or(a.created, |h| h.0)), app, detail));
-                    for e in explain::app(view, app) {
+                    for e in explain::app_with(view, app, facts.job_namespaces.as_deref()) {
                         tally.note(e);
                     }
                 }
@@ -122,7 +122,7 @@ mod tests {
         let o = judge(
             Expectation::AppsEndIn { apps: AppSel::All, states: vec![AppState::Completed] },
             &[
-                at(0, Event::AppCreated { app: "default/a".into(), executors: 1 }),
+                at(0, Event::AppCreated { app: "default/a".into(), executors: 1, scheduled_by: None }),
                 at(1, spark_pod("default/a-driver", "default/a", SparkRole::Driver)),
                 at(30, ended("default/a-driver", 1, "Error", "java.nio.file.NoSuchFileException: /opt/app.jar")),
                 at(31, state("default/a", AppState::Failed, "driver container failed with ExitCode: 1, Reason: Error")),
@@ -144,7 +144,10 @@ mod tests {
 
     #[test]
     fn reached_shows_the_path_taken_and_rejected_passes_only_when_every_app_was_refused() {
-        let recs = [at(0, Event::AppCreated { app: "default/a".into(), executors: 1 }), at(1, state("default/a", AppState::Submitted, ""))];
+        let recs = [
+            at(0, Event::AppCreated { app: "default/a".into(), executors: 1, scheduled_by: None }),
+            at(1, state("default/a", AppState::Submitted, "")),
+        ];
         let o = judge(Expectation::AppsReached { apps: AppSel::Pattern("a".into()), state: AppState::Running }, &recs);
         assert_eq!(o.evidence[0].detail, "never RUNNING; states: NEW → SUBMITTED");
         let o = judge(Expectation::AppsRejected { apps: AppSel::All }, &recs);

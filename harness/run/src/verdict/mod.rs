@@ -23,6 +23,7 @@ pub mod nodes;
 pub mod placement;
 pub mod pods;
 pub mod recovery;
+pub mod scheduled;
 pub mod slo;
 pub mod states;
 
@@ -170,6 +171,8 @@ pub struct Facts {
     pub op_latency: BTreeMap<(Figure, String), Dur>,
     /// Nodes per group now, and the most at once.
     pub group_nodes: BTreeMap<String, (u32, u32)>,
+    /// The Spark Operator's `spark.jobNamespaces` (None when the plan is unknown).
+    pub job_namespaces: Option<Vec<String>>,
 }
 
 /// Builds the check for an expectation.
@@ -197,6 +200,7 @@ fn check_for(e: &Expectation) -> Box<dyn Check> {
             samples: Vec::new(),
         }),
         Expectation::Recovery { fault, within, apps } => Box::new(recovery::Recovery::new(fault.clone(), *within, apps.clone())),
+        Expectation::ScheduledRuns { app, runs, skipped } => Box::new(scheduled::Runs { app: app.clone(), runs: *runs, skipped: *skipped }),
     }
 }
 
@@ -230,7 +234,9 @@ impl Evaluator {
     /// An evaluator for the plan's expectations.
     pub fn new(plan: &Scenario) -> Evaluator {
         let plan_apps = plan.generated_apps().iter().map(|a| format!("{}/{}", a.namespace(), a.metadata.name)).collect();
-        Evaluator::with(&plan.name, plan_apps, &plan.expectations)
+        let mut e = Evaluator::with(&plan.name, plan_apps, &plan.expectations);
+        e.facts.job_namespaces = Some(plan.stack.operator.job_namespaces.clone());
+        e
     }
 
     /// An evaluator for expectations over the apps a scenario creates.
@@ -245,6 +251,7 @@ impl Evaluator {
                 running_execs: BTreeMap::new(),
                 op_latency: BTreeMap::new(),
                 group_nodes: BTreeMap::new(),
+                job_namespaces: None,
             },
             scenario: scenario.to_string(),
             backend: String::new(),
@@ -262,7 +269,9 @@ impl Evaluator {
     /// An evaluator whose app expectations cover every app the trace shows: for a cluster whose
     /// workload its clients bring (`sparkrig serve --stack-only`).
     pub fn open(plan: &Scenario) -> Evaluator {
-        Evaluator { open: true, ..Evaluator::with(&plan.name, BTreeSet::new(), &plan.expectations) }
+        let mut e = Evaluator { open: true, ..Evaluator::with(&plan.name, BTreeSet::new(), &plan.expectations) };
+        e.facts.job_namespaces = Some(plan.stack.operator.job_namespaces.clone());
+        e
     }
 
     fn on_record(&mut self, rec: &Record) {
@@ -271,6 +280,17 @@ impl Evaluator {
             && let Event::AppCreated { app, .. } | Event::AppRejected { app, .. } = &rec.event
         {
             facts.plan_apps.insert(app.clone());
+        }
+        // A ScheduledSparkApplication's children are judged like the scenario's apps while
+        // they exist (history pruning deletes old ones).
+        match &rec.event {
+            Event::AppCreated { app, scheduled_by: Some(_), .. } => {
+                facts.plan_apps.insert(app.clone());
+            }
+            Event::AppDeleted { app } if facts.view.children.contains(app) => {
+                facts.plan_apps.remove(app);
+            }
+            _ => {}
         }
         if let Event::AppState { app, state, message, submission_attempts, execution_attempts } = &rec.event {
             let prev = facts.view.apps.get(app).map_or(AppState::New, |a| a.state);
@@ -518,6 +538,7 @@ pub(crate) mod testing {
             tolerations: vec![],
             cpu_millis: 1000,
             memory_bytes: 1 << 30,
+            priority: 0,
         }
     }
 

@@ -76,6 +76,8 @@ impl Check for Hits {
                 let ok = n >= *min as usize;
                 if !ok && n == 0 {
                     tally.violate(Evidence::general(format!("no {pods} pod showed \"{text}\"")));
+                } else if !ok {
+                    tally.violate(Evidence::general(format!("only {n} {pods} pod(s) showed \"{text}\"")));
                 }
                 (ok, format!("{n} {pods} pod(s) showed \"{text}\" (at least {min} expected)"))
             }

@@ -154,7 +154,7 @@ mod tests {
     fn an_executor_counts_as_progress_at_its_start_once_it_kept_running_30s() {
         let healed = Event::FaultHealed { fault: "coredns-down".into(), target: String::new() };
         let recs = [
-            at(0, Event::AppCreated { app: "default/a".into(), executors: 1 }),
+            at(0, Event::AppCreated { app: "default/a".into(), executors: 1, scheduled_by: None }),
             at(1, state("default/a", AppState::Running, "")),
             at(100, healed),
             at(110, spark_pod("default/a-exec-1", "default/a", SparkRole::Executor)),
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_fault_never_healed_fails_recovery() {
-        let o = judge(recovery(60), &[at(0, Event::AppCreated { app: "default/a".into(), executors: 1 })]);
+        let o = judge(recovery(60), &[at(0, Event::AppCreated { app: "default/a".into(), executors: 1, scheduled_by: None })]);
         assert_eq!((o.passed, o.message.as_str()), (false, "coredns-down was never healed"));
     }
 }

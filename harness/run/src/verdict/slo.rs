@@ -99,9 +99,9 @@ mod tests {
     #[test]
     fn app_turnaround_runs_from_creation_to_the_first_terminal_state() {
         let recs = [
-            at(10, Event::AppCreated { app: "default/a".into(), executors: 1 }),
+            at(10, Event::AppCreated { app: "default/a".into(), executors: 1, scheduled_by: None }),
             at(70, state("default/a", AppState::Completed, "")),
-            at(20, Event::AppCreated { app: "default/b".into(), executors: 1 }),
+            at(20, Event::AppCreated { app: "default/b".into(), executors: 1, scheduled_by: None }),
         ];
         let o = judge(
             Expectation::Slo { metric: Metric::AppTurnaround, pods: PodSel::All, apps: AppSel::All, quantile: 100, bound: Dur::mins(1) },

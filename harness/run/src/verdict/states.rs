@@ -51,7 +51,7 @@ mod tests {
     use sparkrig_model::trace::Event;
 
     fn created(app: &str) -> Event {
-        Event::AppCreated { app: app.into(), executors: 2 }
+        Event::AppCreated { app: app.into(), executors: 2, scheduled_by: None }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use sparkrig_model::scenario::Component;
+use sparkrig_model::tenancy::CpuMem;
 use sparkrig_model::time::Dur;
 
 use crate::api::{Cx, Signal};
@@ -49,9 +50,20 @@ impl Deployments {
         let stack = cx.plan().stack.clone();
         let op = &stack.operator;
         let mut wanted: Vec<(Kind, Component)> = vec![(Kind::CoreDns, stack.coredns.clone())];
-        wanted.push((Kind::Controller, Component { enabled: true, replicas: op.replicas, placement: op.placement.clone() }));
+        wanted.push((
+            Kind::Controller,
+            Component { enabled: true, replicas: op.replicas, placement: op.placement.clone(), priority_class: op.priority_class.clone() },
+        ));
         if op.webhook_enabled {
-            wanted.push((Kind::Webhook, Component { enabled: true, replicas: op.webhook_replicas, placement: op.placement.clone() }));
+            wanted.push((
+                Kind::Webhook,
+                Component {
+                    enabled: true,
+                    replicas: op.webhook_replicas,
+                    placement: op.placement.clone(),
+                    priority_class: op.priority_class.clone(),
+                },
+            ));
         }
         wanted.push((Kind::Minio, stack.minio.clone()));
         wanted.push((Kind::Registry, stack.registry.clone()));
@@ -61,14 +73,25 @@ impl Deployments {
             let store = cx.store_mut();
             let node_selector =
                 c.placement.node_selector.iter().map(|(k, v)| (store.interner.intern(k), store.interner.intern(v))).collect();
+            let (priority, preempt) = super::shapes::priority_of(&cx.plan().stack.tenancy, c.priority_class.as_deref());
             let spec = Arc::new(SchedSpec {
                 tolerations: crate::world::with_default_tolerations(c.placement.tolerations.clone()),
                 node_selector,
+                priority,
+                preempt,
                 ..SchedSpec::with_requests(cpu, mem)
             });
             let hash = random_name(cx, 10);
             let deployments = &mut cx.store_mut().deployments;
-            deployments.push(Deployment { kind, replicas: c.replicas, spec, placement: c.placement, hash, pods: Vec::new() });
+            deployments.push(Deployment {
+                kind,
+                replicas: c.replicas,
+                spec,
+                placement: c.placement,
+                hash,
+                pods: Vec::new(),
+                priority_class: c.priority_class,
+            });
             let idx = deployments.len() - 1;
             Self::reconcile(cx, idx);
         }
@@ -96,8 +119,25 @@ impl Deployments {
         let mut pods: Vec<PodId> = store.deployments[idx].pods.iter().copied().filter(|id| store.pod(*id).is_some()).collect();
         for _ in live.len()..replicas {
             let suffix = random_name(cx, 5);
+            let name = format!("{}-{hash}-{suffix}", kind.name());
+            let (cpu, mem) = kind.requests();
+            let class = cx.store().deployments[idx].priority_class.clone();
+            let create = crate::admission::PodCreate {
+                name: &name,
+                namespace: kind.namespace(),
+                container: kind.name(),
+                requests: CpuMem { cpu: Some(cpu), memory: Some(mem) },
+                limits: CpuMem::default(),
+                priority_class: class.as_deref(),
+            };
+            let admitted = match cx.admit_pod(&create) {
+                Ok(a) => a,
+                // The ReplicaSet controller records FailedCreate and tries again; here the next
+                // change of the Deployment's pods does (not modelled further).
+                Err(_) => continue,
+            };
             let id = cx.create_pod(NewPod {
-                key: format!("{}/{}-{hash}-{suffix}", kind.namespace(), kind.name()),
+                key: format!("{}/{name}", kind.namespace()),
                 owner: Owner::Component(idx),
                 labels: LabelSource::Component(kind),
                 spec: spec.clone(),
@@ -107,6 +147,7 @@ impl Deployments {
                 role: None,
                 component: Some(kind.name().into()),
                 node_selector: selector.clone(),
+                admitted: Some(admitted),
             });
             pods.push(id);
         }

@@ -196,6 +196,13 @@ fn default_batch(v: SparkVersion) -> u32 {
     }
 }
 
+/// SPARK-55075: rejected executor pod creations count toward `spark.executor.maxNumFailures`
+/// from Spark 4.2.0 (in the 4.2.0 and 4.2.1 jars, read with `javap`: reference/platform-ops.md
+/// §2.5 and §4.d, which correct spark-on-kubernetes.md's "4.3").
+pub fn counts_create_failures(v: SparkVersion) -> bool {
+    v >= SparkVersion::new(4, 2, 0)
+}
+
 /// Whether a `local://` main file exists in the image: the official `apache/spark` images ship
 /// `/opt/spark` (jars, examples); other images are assumed to carry what the app names.
 fn main_file_missing(image: &str, file: Option<&str>) -> Option<String> {
@@ -426,34 +433,12 @@ impl Drivers {
         }
         let name = d.sub.executor_pod_name(exec);
         let key = format!("{}/{name}", d.namespace);
-        let counts_create_failures = d.version >= SparkVersion::new(4, 3, 0);
         // The operator's pod webhook selects pods labelled launched-by-spark-operator: not
         // those of a spark-submit run outside it (reference/spark-operator.md §3).
         let admitted = if cx.store().app(app).external { Admission::Unmutated } else { admission(cx.plan(), cx.store(), POD_WEBHOOK) };
         let mutated = match admitted {
             Admission::Rejected(msg) => {
-                // An exception aborts the rest of the batch; retried next tick (§2.3). From 4.3
-                // creation failures count toward maxNumFailures (SPARK-55075).
-                let d = cx.me().map.get_mut(&(app, run)).expect("checked");
-                d.aborted_batch = batch;
-                if counts_create_failures {
-                    d.failures += 1;
-                }
-                let over = d.max_failures.filter(|m| d.failures > *m);
-                let app_key = cx.store().app(app).key.clone();
-                cx.emit(Event::PodCreateFailed { app: app_key, pod: key, message: msg.clone() });
-                if let Some(max) = over {
-                    Self::stop(
-                        cx,
-                        app,
-                        run,
-                        11,
-                        "Error",
-                        format!("driver exited 11: Max number of executor failures ({max}) reached; last: {msg}"),
-                    );
-                } else {
-                    Self::arm_tick(cx, app, run);
-                }
+                Self::executor_create_refused(cx, app, run, batch, key, msg);
                 return;
             }
             Admission::Mutated => true,
@@ -463,11 +448,21 @@ impl Drivers {
         let (me, store, _) = cx.parts();
         let a = &store.apps[app.0 as usize];
         let template = a.template.map(|t| &plan.templates[t].app);
-        let Ok(shape) = me.shapes.get(app, a, template, SparkRole::Executor, mutated, &mut store.interner) else {
+        let Ok(shape) = me.shapes.get(app, a, template, SparkRole::Executor, mutated, &plan.stack.tenancy, &mut store.interner) else {
             return;
         };
         let sub = me.map[&(app, run)].sub.clone();
         let (app_spec, app_key) = (a.app.clone(), a.key.clone());
+        let (ns, name) = key.split_once('/').expect("namespace/name");
+        let admitted = match cx.admit_pod(&shape.create(name, ns)) {
+            Ok(a) => a,
+            Err(status) => {
+                // fabric8's KubernetesClientException, as the allocator logs it.
+                let msg = super::operator::spark_submit_post_error(ns, &status);
+                Self::executor_create_refused(cx, app, run, batch, key, msg);
+                return;
+            }
+        };
         let pod = cx.create_pod(NewPod {
             key,
             owner: Owner::Executor { app, run, exec },
@@ -479,12 +474,50 @@ impl Drivers {
             role: Some(SparkRole::Executor),
             component: None,
             node_selector: shape.node_selector,
+            admitted: Some(admitted),
         });
         let now = cx.now();
         cx.me().map.get_mut(&(app, run)).expect("checked").execs.insert(
             exec,
             Exec { pod, registered: false, removed: false, draining: false, running: Vec::new(), unreported: Vec::new(), idle_since: now },
         );
+    }
+
+    /// An executor pod POST was refused (a webhook down with Fail, a ResourceQuota, a
+    /// LimitRange, an unknown PriorityClass). What the driver does depends on its version
+    /// (reference/platform-ops.md §2.5, correcting spark-on-kubernetes.md §2.3):
+    ///
+    /// - before 4.2 the fabric8 exception escapes `onNewSnapshots`: the rest of the batch is
+    ///   skipped, the next tick (1 s) tries again, forever; nothing is counted;
+    /// - from 4.2.0 (SPARK-55075, PR #53840, present in the 4.2.0 and 4.2.1 jars) each failed
+    ///   POST is caught, logged as `Failed to create executor pod <id>. Total failures: <n>`,
+    ///   counted by `registerExecutorFailure`, and the loop goes on with the next pod. Past
+    ///   `spark.executor.maxNumFailures` the driver exits 11. Upstream the lifecycle manager
+    ///   checks the count on its 1 s tick; here the check is at the failure itself, the same
+    ///   tick for a batch in flight (inference).
+    fn executor_create_refused(cx: &mut impl Cx<Drivers>, app: AppId, run: u32, batch: u32, pod: String, msg: String) {
+        let d = cx.me().map.get_mut(&(app, run)).expect("checked by the caller");
+        let counts = counts_create_failures(d.version);
+        if counts {
+            d.failures += 1;
+        } else {
+            d.aborted_batch = batch;
+        }
+        let over = d.max_failures.filter(|m| counts && d.failures > *m);
+        let app_key = cx.store().app(app).key.clone();
+        cx.emit(Event::PodCreateFailed { app: app_key, pod, message: msg.clone() });
+        if let Some(max) = over {
+            Self::stop(
+                cx,
+                app,
+                run,
+                11,
+                "Error",
+                format!("driver exited 11: Max number of executor failures ({max}) reached; last: {msg}"),
+            );
+        } else {
+            Self::arm_tick(cx, app, run);
+        }
     }
 
     /// Executor JVM up: register with the driver.
@@ -891,6 +924,11 @@ mod tests {
     /// A Spark driver pod of the smoke scenario's template (spark-pi: 2 executors, Spark 3.5.6)
     /// running on a driver node, with CoreDNS serving unless `dns` is false.
     fn driver(dns: bool) -> (Fake<Drivers>, PodId) {
+        driver_of_version(dns, None)
+    }
+
+    /// The same, with the app's `sparkVersion` replaced.
+    fn driver_of_version(dns: bool, version: Option<&str>) -> (Fake<Drivers>, PodId) {
         let plan = scenario("smoke.yaml");
         let mut f = Fake::new(Drivers::default(), &plan);
         let infra = nodes(&mut f, "infra", 1)[0];
@@ -900,7 +938,11 @@ mod tests {
             serving(&mut f, Kind::CoreDns, infra);
         }
         let t = &plan.templates[0];
-        let app = Arc::new(t.app.renamed("pi"));
+        let mut app = t.app.renamed("pi");
+        if let Some(v) = version {
+            Arc::make_mut(&mut app.spec).spark_version = v.into();
+        }
+        let app = Arc::new(app);
         f.store.apps.push(App {
             key: "default/pi".into(),
             template: Some(0),
@@ -932,6 +974,7 @@ mod tests {
             role: Some(SparkRole::Driver),
             component: None,
             node_selector: Default::default(),
+            admitted: None,
         });
         run_on(&mut f, pod, n);
         Drivers::driver_pod_created(&mut f, AppId(0), 1, pod);
@@ -1004,5 +1047,65 @@ mod tests {
         assert_eq!(f.me.map[&(app, run)].failures, 1, "its deletion is not a second failure");
         assert!(!f.me.map[&(app, run)].execs.contains_key(&1));
         let _ = f.now();
+    }
+
+    /// SPARK-55075 is in the 4.2.0 jars (reference/platform-ops.md §2.5): from 4.2.0 every
+    /// refused executor POST counts toward maxNumFailures and the batch goes on; before, the
+    /// first refusal skips the rest of the batch and nothing is counted.
+    #[test]
+    fn spark_55075_refused_executor_creations_count_from_4_2_0_and_do_not_abort_the_batch() {
+        for (version, counts) in [("4.1.1", false), ("4.2.0", true), ("4.2.1", true), ("4.3.0", true)] {
+            let (mut f, pod) = driver_of_version(true, Some(version));
+            // The webhook goes down (failurePolicy Fail): every executor POST is refused.
+            let webhook = f.store.component_pods(Kind::Webhook)[0];
+            f.store.pod_mut(webhook).unwrap().phase = Phase::Pending;
+            Drivers::process_up(&mut f, pod);
+            let (app, run) = (AppId(0), 1);
+            let mut exits = Vec::new();
+            // spark-pi asks for 2 executors: max(3, 2 × 2) = 4 failures allowed; the fifth
+            // refusal (third tick) ends the driver with exit 11.
+            for tick in 0..4u64 {
+                f.clear();
+                f.now = Time(10_000 + tick * 1_000);
+                Drivers::handle(&mut f, Ev::Tick { app, run });
+                let creates: Vec<Ev> = f
+                    .timers()
+                    .into_iter()
+                    .filter_map(|(_, e)| match e {
+                        AnyEv::Driver(e @ Ev::CreateExecutor { .. }) => Some(e),
+                        _ => None,
+                    })
+                    .collect();
+                f.clear();
+                for e in creates {
+                    Drivers::handle(&mut f, e);
+                }
+                let refused = f.emitted.iter().filter(|e| matches!(e, Event::PodCreateFailed { .. })).count();
+                // From 4.2 the batch goes on after a refusal, until the driver stops (the fifth).
+                let expected = match (counts, tick) {
+                    (false, _) => 1,
+                    (true, 2) => 1,
+                    (true, _) => 2,
+                };
+                assert_eq!(refused, expected, "{version}, tick {tick}");
+                exits.extend(f.armed.iter().filter_map(|(_, _, e)| match e {
+                    AnyEv::Kubelet(kubelet::Ev::ContainerExit { code, message, .. }) => Some((tick, *code, message.clone())),
+                    _ => None,
+                }));
+                if f.me.map[&(app, run)].stopping {
+                    break;
+                }
+            }
+            let d = &f.me.map[&(app, run)];
+            if counts {
+                assert_eq!(d.failures, 5, "{version}");
+                let [(tick, 11, message)] = exits.as_slice() else { panic!("{version}: {exits:?}") };
+                assert_eq!(*tick, 2, "{version}: 2 + 2 + 1 refusals: the fifth, on the third tick, is over 4");
+                assert!(message.contains("Max number of executor failures (4) reached"), "{message}");
+            } else {
+                assert_eq!(d.failures, 0, "{version}: refusals are not failures before 4.2");
+                assert!(exits.is_empty() && !d.stopping, "{version}: the app only stalls");
+            }
+        }
     }
 }

@@ -9,5 +9,7 @@ pub mod faults;
 pub mod kubelet;
 pub mod node_lifecycle;
 pub mod operator;
+pub mod quota;
+pub mod scheduled;
 pub mod scheduling;
 pub mod shapes;

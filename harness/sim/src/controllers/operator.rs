@@ -21,7 +21,7 @@ use sparkrig_model::trace::Event;
 use super::shapes::{EPOCH_MS, Shape, Shapes};
 use crate::api::{Cx, Key, Signal, controller};
 use crate::bucket::TokenBucket;
-use crate::store::{App, AppId, Kind, LabelSource, NewPod, Owner, Phase, PodId, Store};
+use crate::store::{AppId, Kind, LabelSource, NewPod, Owner, Phase, PodId, Store};
 use crate::timings::Timings;
 
 /// The service account the chart creates in every job namespace (`spark.serviceAccount.name`
@@ -79,6 +79,57 @@ pub fn admission(plan: &Scenario, store: &Store, what: &str) -> Admission {
             )),
         }
     }
+}
+
+/// The SparkApplication validating webhook's optional quota check (chart
+/// `webhook.resourceQuotaEnforcement.enable`, default false; reference/platform-ops.md §2.5):
+/// driver + `executor.instances` (default 1) pods' cpu and memory requests against every
+/// scope-less ResourceQuota of the namespace; `used + request > hard` denies the app. The
+/// webhook's exact denial text beyond `failed to validate resource quota "<ns>/<name>"` is
+/// unverified.
+pub fn quota_enforcement(plan: &Scenario, store: &Store, app: &SparkApplication) -> Result<(), String> {
+    use sparkrig_model::tenancy::{QuotaResource, Unit, format_quantity};
+    if !plan.stack.tenancy.quota_enforcement {
+        return Ok(());
+    }
+    let (Ok(dc), Ok(dm), Ok(ec), Ok(em)) = (
+        podspec::cpu_request_millis(app, SparkRole::Driver),
+        podspec::memory_request_mib(app, SparkRole::Driver),
+        podspec::cpu_request_millis(app, SparkRole::Executor),
+        podspec::memory_request_mib(app, SparkRole::Executor),
+    ) else {
+        return Ok(());
+    };
+    let n = i64::from(podspec::executor_instances(app, true));
+    let (cpu, mem) = (dc + n * ec, (dm + n * em) << 20);
+    for q in store.quotas.iter().filter(|q| q.quota.namespace == app.namespace() && q.quota.scopes.is_empty()) {
+        for (r, want, unit) in [
+            (QuotaResource::RequestsCpu, cpu, Unit::Cpu),
+            (QuotaResource::Cpu, cpu, Unit::Cpu),
+            (QuotaResource::RequestsMemory, mem, Unit::Memory),
+            (QuotaResource::Memory, mem, Unit::Memory),
+        ] {
+            let Some(hard) = q.quota.hard.get(&r) else { continue };
+            let used = q.used.get(&r).copied().unwrap_or(0);
+            if used + want > *hard {
+                return Err(format!(
+                    "admission webhook \"validate-sparkoperator-k8s-io-v1beta2-sparkapplication.sparkoperator.k8s.io\" denied the request: \
+                     failed to validate resource quota \"{}/{}\": {r}: requested {}, used {}, hard {}",
+                    q.quota.namespace,
+                    q.quota.name,
+                    format_quantity(unit, want),
+                    format_quantity(unit, used),
+                    format_quantity(unit, *hard)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What spark-submit (fabric8) reports when the API server refuses the driver pod POST.
+pub fn spark_submit_post_error(namespace: &str, status_message: &str) -> String {
+    format!("Failure executing: POST at: https://kubernetes.default.svc/api/v1/namespaces/{namespace}/pods. Message: {status_message}.")
 }
 
 /// The webhook name of SparkApplication admission.
@@ -166,60 +217,25 @@ impl Operator {
     /// A SparkApplication is created; the webhook admits it (or the API server refuses it,
     /// with the message returned).
     pub fn create(cx: &mut impl Cx<Operator>, app: SparkApplication, work: Work, template: Option<usize>) -> Result<AppId, String> {
-        let key = format!("{}/{}", app.namespace(), app.metadata.name);
-        let watched = cx.plan().stack.operator.job_namespaces.iter().any(|n| n.is_empty() || n == app.namespace());
-        // The SparkApplication webhook covers CREATE on sparkapplications.
-        let defaulted = match admission(cx.plan(), cx.store(), APP_WEBHOOK) {
-            Admission::Rejected(msg) => {
-                cx.emit(Event::AppRejected { app: key, message: msg.clone() });
-                return Err(msg);
-            }
-            Admission::Mutated => true,
-            Admission::Unmutated => false,
-        };
-        let executors = podspec::initial_executors(&app, defaulted);
-        cx.emit(Event::AppCreated { app: key.clone(), executors });
-        let created = cx.now();
-        let apps = &mut cx.store_mut().apps;
-        let id = AppId(apps.len() as u32);
-        apps.push(App {
-            key,
-            template,
-            created,
-            deleted: false,
-            app: Arc::new(app),
-            work,
-            state: AppState::New,
-            message: String::new(),
-            submission_attempts: 0,
-            execution_attempts: 0,
-            last_submission: Time::ZERO,
-            defaulted,
-            watched,
-            run: 0,
-            driver: None,
-            patched: false,
-            external: false,
-        });
-        // Indexed by AppId: apps the operator does not manage (driver pods clients created
-        // through `sparkrig serve`) take ids too, so the items catch up rather than append.
-        cx.me().items.resize(id.0 as usize + 1, Item::default());
-        if watched {
+        cx.create_app(app, work, template, None)
+    }
+
+    /// A SparkApplication object was created (watch event): reconciled if its namespace is
+    /// watched.
+    pub fn app_created(cx: &mut impl Cx<Operator>, id: AppId) {
+        let items = &mut cx.me().items;
+        if items.len() <= id.0 as usize {
+            items.resize_with(id.0 as usize + 1, Item::default);
+        }
+        if cx.store().app(id).watched {
             Self::enqueue(cx, id);
         }
-        Ok(id)
     }
 
     /// A SparkApplication is deleted: the operator forgets it and its driver pod is
     /// garbage-collected (ownerReference), which takes the executors with it.
     pub fn delete(cx: &mut impl Cx<Operator>, id: AppId) {
-        let a = cx.store_mut().app_mut(id);
-        a.deleted = true;
-        let key = a.key.clone();
-        cx.emit(Event::AppDeleted { app: key });
-        if let Some(pod) = Self::driver_alive(cx, id) {
-            cx.delete_pod(pod, "garbage-collected: owner SparkApplication deleted");
-        }
+        cx.delete_app(id);
     }
 
     /// `AddRateLimited`: max(per-item exponential, bucket) before the item is added.
@@ -327,6 +343,7 @@ impl Operator {
                 Self::enqueue(cx, AppId(i as u32));
             }
         }
+        cx.signal(Signal::OperatorElected);
     }
 
     fn set_state(cx: &mut impl Cx<Operator>, id: AppId, state: AppState, message: String) {
@@ -538,7 +555,15 @@ impl Operator {
         let plan = cx.plan().clone();
         let (me, store, _) = cx.parts();
         let a = &store.apps[id.0 as usize];
-        me.shapes.get(id, a, a.template.map(|t| &plan.templates[t].app), SparkRole::Driver, mutated, &mut store.interner)
+        me.shapes.get(
+            id,
+            a,
+            a.template.map(|t| &plan.templates[t].app),
+            SparkRole::Driver,
+            mutated,
+            &plan.stack.tenancy,
+            &mut store.interner,
+        )
     }
 
     fn create_driver(cx: &mut impl Cx<Operator>, id: AppId) -> Result<(), String> {
@@ -560,10 +585,11 @@ impl Operator {
             Admission::Mutated => true,
             Admission::Unmutated => false,
         };
+        let shape = Self::shape(cx, id, mutated)?;
+        let admitted = cx.admit_pod(&shape.create(&driver_name, &ns)).map_err(|m| spark_submit_post_error(&ns, &m))?;
         let random: [u8; 38] = cx.random_bytes();
         let app: Arc<SparkApplication> = cx.store().app(id).app.clone();
         let sub = Arc::new(Submission::generate(&app, &random, EPOCH_MS + cx.now().as_ms(), mutated));
-        let shape = Self::shape(cx, id, mutated)?;
         cx.me().runs += 1;
         let run = cx.me().runs;
         let from_registry = cx.plan().stack.registry.enabled;
@@ -579,6 +605,7 @@ impl Operator {
             role: Some(SparkRole::Driver),
             component: None,
             node_selector: shape.node_selector,
+            admitted: Some(admitted),
         });
         let a = cx.store_mut().app_mut(id);
         a.run = run;
@@ -687,6 +714,9 @@ mod tests {
         // Ignore: admitted unmutated; the per-item rate limiter's first delay is 5 ms.
         Operator::create_app(&mut f, 0, "x");
         assert_eq!(f.trace().last().unwrap(), "app_created default/x");
+        // The API server's create reaches the operator as a watch event.
+        assert_eq!(f.signals.last(), Some(&Signal::AppCreated(AppId(0))));
+        Operator::app_created(&mut f, AppId(0));
         assert_eq!(f.timers(), [(5, AnyEv::Operator(Ev::Enqueue { app: AppId(0) }))]);
         f.clear();
         f.now = Time(5);

@@ -59,6 +59,8 @@ pub struct Scheduling {
     /// Live nodes in snapshot order.
     node_order: Vec<usize>,
     node_order_dirty: bool,
+    /// Pods waiting on a node after preempting (`status.nominatedNodeName`).
+    nominated: BTreeMap<PodId, usize>,
 }
 
 controller!(Scheduling, Ev, Sched);
@@ -78,6 +80,7 @@ impl Scheduling {
             bind_bucket: TokenBucket::new(plan.stack.scheduler_qps, plan.stack.scheduler_burst),
             node_order: Vec::new(),
             node_order_dirty: true,
+            nominated: BTreeMap::new(),
         }
     }
 
@@ -99,6 +102,21 @@ impl Scheduling {
     /// Drops a removed pod from the queues.
     pub fn forget(cx: &mut impl Cx<Scheduling>, id: PodId) {
         cx.me().unschedulable.remove(&id);
+        cx.me().nominated.remove(&id);
+    }
+
+    /// Per node, the requests of the pods nominated there with a priority at least `priority`
+    /// (other than `id`): room they keep.
+    fn nominated_extra(&self, store: &Store, id: PodId, priority: i32) -> BTreeMap<usize, (crate::cluster::Res, i64)> {
+        let mut out: BTreeMap<usize, (crate::cluster::Res, i64)> = BTreeMap::new();
+        for (p, n) in &self.nominated {
+            let Some(pod) = store.pod(*p).filter(|x| *p != id && x.spec.priority >= priority) else { continue };
+            let e = out.entry(*n).or_default();
+            e.0.cpu += pod.spec.req.cpu;
+            e.0.mem += pod.spec.req.mem;
+            e.1 += 1;
+        }
+        out
     }
 
     fn push_active(cx: &mut impl Cx<Scheduling>, id: PodId) {
@@ -159,14 +177,18 @@ impl Scheduling {
         let (me, store, rng) = cx.parts();
         me.refresh_order(store);
         let spec = store.pod(id).expect("valid").spec.clone();
-        let result = me.scheduler.find_node(&store.nodes, &me.node_order, &spec, &store.interner, rng);
+        let extra = if me.nominated.is_empty() { BTreeMap::new() } else { me.nominated_extra(store, id, spec.priority) };
+        let nominated = me.nominated.get(&id).copied();
+        let result = me.scheduler.find_node_with(&store.nodes, &me.node_order, &spec, &store.interner, rng, &extra, nominated);
         let p = &mut store.pod_mut(id).expect("valid").sched;
         p.attempts += 1;
         p.last_attempt = now;
         match result {
             Ok(n) => {
+                me.nominated.remove(&id);
                 // Assume: the pod counts against the node at once (§2.0).
                 let p = store.pod_mut(id).expect("valid");
+                p.nominated = None;
                 p.sched.queued = Queued::No;
                 p.node = Some(n);
                 p.accounted = true;
@@ -175,7 +197,9 @@ impl Scheduling {
                 let wait = me.bind_bucket.reserve(now);
                 cx.at(wait, Ev::Bind { pod: id, node: n });
             }
-            Err(u) => {
+            Err(mut u) => {
+                u.message = Self::post_filter(cx, id, &spec, &u);
+                let store = cx.store_mut();
                 let p = store.pod_mut(id).expect("valid");
                 p.sched.rejectors = u.rejectors;
                 p.sched.queued = Queued::Unschedulable;
@@ -195,6 +219,138 @@ impl Scheduling {
                 }
             }
         }
+    }
+
+    /// DefaultPreemption (PostFilter) after every node failed Filter (reference/platform-ops.md
+    /// §3.2): the candidate nodes are those that failed with `Unschedulable` (not
+    /// `…AndUnresolvable`); each is dry-run with [`preemption::select_victims_on_node`] from a
+    /// random offset (all of them below 100 nodes: `minCandidateNodesAbsolute = 100`,
+    /// `minCandidateNodesPercentage = 10`); [`preemption::pick_one_node`] chooses; the victims
+    /// get the DisruptionTarget condition and are deleted gracefully, lower-priority pods
+    /// nominated to that node lose their nomination, and the pod is nominated there. Returns the
+    /// FailedScheduling message: the Filter diagnosis alone when preemption succeeded (the
+    /// PostFilter status carries no message then: inference from `schedule_one.go`), else with
+    /// the PostFilter's `preemption: …` diagnosis.
+    fn post_filter(
+        cx: &mut impl Cx<Scheduling>,
+        id: PodId,
+        spec: &crate::cluster::SchedSpec,
+        u: &crate::scheduler::Unschedulable,
+    ) -> String {
+        use crate::scheduler::preemption::{self, NodeOutcome, PodOnNode};
+        if !spec.preempt {
+            return format!("{} preemption: not eligible due to preemptionPolicy=Never.", u.fit);
+        }
+        let store = cx.store();
+        let me = cx.me_ref();
+        // A preemptor already waiting on its nominated node where a lower-priority victim is
+        // still terminating keeps waiting.
+        if let Some(n) = me.nominated.get(&id) {
+            let terminating = store.node_state[*n]
+                .pods
+                .iter()
+                .filter_map(|p| store.pod(*p))
+                .any(|p| p.disrupted && p.deleting.is_some() && p.spec.priority < spec.priority);
+            if terminating {
+                return format!("{} preemption: not eligible due to a terminating pod on the nominated node.", u.fit);
+            }
+        }
+        let rejects: Vec<(usize, crate::scheduler::plugins::Reject)> = me.scheduler.last_rejects().to_vec();
+        let lower_somewhere = rejects.iter().any(|(n, r)| {
+            !r.unresolvable()
+                && store.node_state[*n].pods.iter().filter_map(|p| store.pod(*p)).any(|p| p.accounted && p.spec.priority < spec.priority)
+        });
+        if !lower_somewhere {
+            // Every candidate would answer "No preemption victims found": the Filter's own
+            // diagnosis already says so (no draw from the RNG: traces stay as they were).
+            return u.message.clone();
+        }
+        let potential: Vec<usize> = rejects.iter().filter(|(_, r)| !r.unresolvable()).map(|(n, _)| *n).collect();
+        let offset = {
+            use rand::Rng;
+            cx.rng().random_range(0..potential.len())
+        };
+        let store = cx.store();
+        let me = cx.me_ref();
+        let extra = me.nominated_extra(store, id, spec.priority);
+        let mut candidates = Vec::new();
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        for k in 0..potential.len() {
+            let n = potential[(offset + k) % potential.len()];
+            let pods: Vec<PodOnNode> = store.node_state[n]
+                .pods
+                .iter()
+                .filter_map(|p| store.pod(*p).filter(|x| x.accounted).map(|x| (p, x)))
+                .map(|(p, x)| PodOnNode { id: p.0, priority: x.spec.priority, spec: x.spec.clone(), start: x.started.map(|t| t.as_ms()) })
+                .collect();
+            match preemption::select_victims_on_node(n, &store.nodes[n], &pods, spec, extra.get(&n).copied(), &store.interner) {
+                NodeOutcome::Candidate(c) => candidates.push(c),
+                NodeOutcome::NoVictims => *reasons.entry("No preemption victims found for incoming pod".into()).or_default() += 1,
+                NodeOutcome::DoesNotFit(r) => {
+                    let mut buf = Vec::new();
+                    r.reasons(&store.nodes[n], &mut buf);
+                    for b in buf {
+                        *reasons.entry(b).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let unresolvable = rejects.len() - potential.len();
+        let Some(pick) = preemption::pick_one_node(&candidates) else {
+            if unresolvable > 0 {
+                *reasons.entry("Preemption is not helpful for scheduling".into()).or_default() += unresolvable;
+            }
+            let mut hist: Vec<String> = reasons.into_iter().map(|(r, c)| format!("{c} {r}")).collect();
+            hist.sort();
+            return format!("{} preemption: 0/{} nodes are available: {}.", u.fit, rejects.len(), hist.join(", "));
+        };
+        let c = candidates.swap_remove(pick);
+        let preemptor = store.pod(id).expect("valid").key.clone();
+        let node_name = store.nodes[c.node].name.clone();
+        for v in &c.victims {
+            let victim = PodId(*v);
+            let Some(p) = cx.store().pod(victim) else { continue };
+            if p.deleting.is_some() {
+                continue;
+            }
+            let (key, priority) = (p.key.clone(), p.spec.priority);
+            cx.store_mut().pod_mut(victim).expect("exists").disrupted = true;
+            cx.emit(Event::PodPreempted {
+                pod: key,
+                by: preemptor.clone(),
+                node: node_name.clone(),
+                priority,
+                by_priority: spec.priority,
+                message: "default-scheduler: preempting to accommodate a higher priority pod".into(),
+            });
+            cx.delete_pod(
+                victim,
+                &format!(
+                    "preempted by {preemptor} (priority {}) on node {node_name}: victim priority {priority} (DisruptionTarget: PreemptionByScheduler)",
+                    spec.priority
+                ),
+            );
+        }
+        // Lower-priority pods nominated to that node lose their nomination.
+        let cleared: Vec<PodId> = cx
+            .me_ref()
+            .nominated
+            .iter()
+            .filter(|(p, n)| **n == c.node && **p != id && cx.store().pod(**p).is_some_and(|x| x.spec.priority < spec.priority))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in cleared {
+            cx.me().nominated.remove(&p);
+            if let Some(x) = cx.store_mut().pod_mut(p) {
+                x.nominated = None;
+                let key = x.key.clone();
+                cx.emit(Event::PodNominated { pod: key, node: String::new() });
+            }
+        }
+        cx.me().nominated.insert(id, c.node);
+        cx.store_mut().pod_mut(id).expect("valid").nominated = Some(c.node);
+        cx.emit(Event::PodNominated { pod: preemptor, node: node_name });
+        u.fit.clone()
     }
 
     /// The binding API call completed.

@@ -6,6 +6,7 @@
 //! events) lives in the simulation ([`crate::sim`]), which owns the pods.
 
 pub mod plugins;
+pub mod preemption;
 
 use std::collections::BTreeMap;
 
@@ -44,6 +45,8 @@ pub fn num_feasible_nodes_to_find(n: usize) -> usize {
 pub struct Unschedulable {
     /// The FailedScheduling message, in the scheduler's format.
     pub message: String,
+    /// The Filter part of it (`0/N nodes are available: …`), before the PostFilter's.
+    pub fit: String,
     /// The plugins that rejected at least one node (for requeue hints).
     pub rejectors: PluginSet,
 }
@@ -112,11 +115,49 @@ impl Scheduler {
         interner: &Interner,
         rng: &mut R,
     ) -> Result<usize, Unschedulable> {
+        self.find_node_with(nodes, order, spec, interner, rng, &BTreeMap::new(), None)
+    }
+
+    /// [`Scheduler::find_node`] with nominated pods: `extra` holds, per node, the requests of
+    /// the pods nominated there whose priority is at least the pod's (they keep their room;
+    /// kube-scheduler's `RunFilterPluginsWithNominatedPods`), and `nominated` the pod's own
+    /// nominated node, which is tried first and taken without scoring if it passes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn find_node_with<R: Rng>(
+        &mut self,
+        nodes: &[Node],
+        order: &[usize],
+        spec: &SchedSpec,
+        interner: &Interner,
+        rng: &mut R,
+        extra: &BTreeMap<usize, (crate::cluster::Res, i64)>,
+        nominated: Option<usize>,
+    ) -> Result<usize, Unschedulable> {
+        let filter = |idx: usize| match extra.get(&idx) {
+            None => plugins::filter(&nodes[idx], spec, interner),
+            Some((res, count)) => {
+                let mut node = nodes[idx].clone();
+                node.requested.cpu += res.cpu;
+                node.requested.mem += res.mem;
+                node.pod_count += count;
+                plugins::filter(&node, spec, interner)
+            }
+        };
+        if let Some(idx) = nominated.filter(|i| order.contains(i))
+            && filter(idx).is_ok()
+        {
+            self.last_ties = 1;
+            return Ok(idx);
+        }
         let n = order.len();
         self.feasible.clear();
         self.rejects.clear();
         if n == 0 {
-            return Err(Unschedulable { message: "0/0 nodes are available".into(), rejectors: PluginSet::default() });
+            return Err(Unschedulable {
+                message: "0/0 nodes are available".into(),
+                fit: "0/0 nodes are available".into(),
+                rejectors: PluginSet::default(),
+            });
         }
         let want = num_feasible_nodes_to_find(n);
         let start = self.next_start % n;
@@ -124,7 +165,7 @@ impl Scheduler {
         for i in 0..n {
             let idx = order[(start + i) % n];
             processed += 1;
-            match plugins::filter(&nodes[idx], spec, interner) {
+            match filter(idx) {
                 Ok(()) => {
                     self.feasible.push(idx);
                     if self.feasible.len() == want {
@@ -210,8 +251,9 @@ impl Scheduler {
     }
 
     /// `FitError.Error()`: "0/N nodes are available: <count reason>, ... ." sorted as strings,
-    /// followed by the PostFilter (preemption) diagnosis. Priorities are all equal in
-    /// sparkrig's workloads, so preemption never finds victims.
+    /// followed by the PostFilter (preemption) diagnosis when no node has pods of lower
+    /// priority (the scheduling controller runs the real PostFilter,
+    /// [`preemption`], when some do).
     fn unschedulable(&self, nodes: &[Node], n: usize) -> Unschedulable {
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut rejectors = PluginSet::default();
@@ -240,14 +282,13 @@ impl Scheduler {
             preemption.push(format!("{unresolvable} Preemption is not helpful for scheduling"));
         }
         preemption.sort();
-        Unschedulable {
-            message: format!(
-                "0/{n} nodes are available: {}. preemption: 0/{n} nodes are available: {}.",
-                histogram.join(", "),
-                preemption.join(", ")
-            ),
-            rejectors,
-        }
+        let fit = format!("0/{n} nodes are available: {}.", histogram.join(", "));
+        Unschedulable { message: format!("{fit} preemption: 0/{n} nodes are available: {}.", preemption.join(", ")), fit, rejectors }
+    }
+
+    /// The nodes the last failed [`Scheduler::find_node`] rejected, with why.
+    pub fn last_rejects(&self) -> &[(usize, Reject)] {
+        &self.rejects
     }
 }
 
