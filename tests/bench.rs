@@ -135,3 +135,31 @@ fn bench_reports_quota_usage_per_namespace() {
         .collect();
     assert!(over_time.contains(&6000) && over_time.iter().all(|v| *v <= 6000), "{over_time:?}");
 }
+
+/// The documented rehearsal pair (README, `sparkrig bench`): the Monday upgrade rolls the
+/// executor group with the file's `maxUnavailable: "25%"`, then with 50 %. EKS drains at most
+/// `maxUnavailable` old nodes at once (reference/platform-ops.md §4.a); half of the group
+/// drains in fewer rounds, so the upgrade takes less time and compare marks it `better`.
+#[test]
+fn compare_shows_a_wider_max_unavailable_rolls_the_executor_group_sooner() {
+    let dir = scratch("bench-upgrade");
+    let base = dir.join("quarter.json");
+    let (code, stdout, stderr) = run(&["bench", "scenarios/monday-upgrade.yaml", "--json", base.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let cand = dir.join("half.json");
+    let (code, stdout, stderr) = run(&[
+        "bench",
+        "scenarios/monday-upgrade.yaml",
+        "--json",
+        cand.to_str().unwrap(),
+        "--compare",
+        base.to_str().unwrap(),
+        "--set",
+        "steps[2].upgrade.maxUnavailable=\"50%\"",
+    ]);
+    assert_eq!(code, 0, "faster is no regression:\n{stdout}\n{stderr}");
+    let line = stdout.lines().find(|l| l.contains("upgrade executors duration")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("better"), "{line}");
+    let took = |j: &Value| j["runs"][0]["upgrade_ms"]["executors"].as_u64().unwrap();
+    assert!(took(&json(&cand)) < took(&json(&base)), "50 %: {} ms, 25 %: {} ms", took(&json(&cand)), took(&json(&base)));
+}

@@ -77,6 +77,12 @@ const NOT_RUNNABLE: &[(&str, &str)] = &[
          instant to the millisecond; the kube backend's creates land 0.3-2 s (virtual) later and reorder the \
          retries (attempt counts and end times differ by up to 30 s while every check holds)",
     ),
+    ("monday-upgrade.yaml", "upgrade steps: the kube backend refuses them (a real cluster is upgraded by its provider, not by sparkrig)"),
+    ("operator-upgrade.yaml", "upgrade steps: the kube backend refuses them (a real cluster is upgraded by its provider, not by sparkrig)"),
+    (
+        "k8s-minor-upgrade.yaml",
+        "upgrade steps: the kube backend refuses them (a real cluster is upgraded by its provider, not by sparkrig)",
+    ),
     ("hourly-batches.yaml", "23.5 virtual hours of hourly runs: 23.5 wall minutes at 60x"),
     (
         "monday-morning.yaml",

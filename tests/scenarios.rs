@@ -121,6 +121,36 @@ const CASES: &[(&str, &str, &str, &[&str])] = &[
     ),
     // Without the quiet half hour after the wave the autoscaler has not yet removed the nodes.
     ("monday-morning.yaml", "  - sleep: 30m\n", "", &["spark-executor final nodes <= 10", "node(s) at the end"]),
+    // Without the operator's driver PDBs the drain evicts running drivers: their runs fail.
+    (
+        "monday-upgrade.yaml",
+        "    driverPodDisruptionBudget: true\n",
+        "",
+        &[
+            "no app of all fails because of upgrade drivers",
+            "-driver",
+            "node spark-driver-",
+            "run failed (FAILING",
+            "upgrade drivers evicted its driver",
+        ],
+    ),
+    // The lone webhook replica's eviction opens a window longer than 5 s.
+    (
+        "operator-upgrade.yaml",
+        "rejectionWindow: {min: 1s, max: 3m}",
+        "rejectionWindow: {min: 1s, max: 5s}",
+        &["rejection window during upgrade infra", "webhook rejections during upgrade infra from", "(window "],
+    ),
+    // A kubelet newer than the API server is refused: the step fails naming the group's nodes.
+    (
+        "k8s-minor-upgrade.yaml",
+        "{id: executors, nodegroup: spark-executor}",
+        "{id: executors, nodegroup: spark-executor, version: \"1.33\"}",
+        &[
+            "nodegroup spark-executor (spark-executor-1, spark-executor-2, spark-executor-3) to kubelet 1.33",
+            "newer than kube-apiserver 1.32",
+        ],
+    ),
 ];
 
 #[test]

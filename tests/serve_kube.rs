@@ -159,7 +159,11 @@ async fn kube_rs_applies_watches_scales_evicts_and_reads_logs_and_the_session_re
         })
         .collect();
     let names: Vec<&str> = writes.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(names, ["create_app", "scale_deployment", "delete_pod"]);
+    assert_eq!(
+        names,
+        ["create_app", "scale_deployment", "evict_pod"],
+        "an eviction is its own write: the Eviction API honours PodDisruptionBudgets"
+    );
     assert_eq!(writes[0].1, "sparkrig-test", "the field manager names who wrote it");
     let replayed = sparkrig_serve::replay(&plan, true, &records).expect("replay");
     let replayed: Vec<String> = replayed.iter().map(|r| serde_json::to_string(r).unwrap()).collect();

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use real::{BackendKind, KindArgs, RealArgs};
+use sparkrig_model::source::Override;
 use sparkrig_model::time::Dur;
-use sparkrig_run::files::load_scenario;
+use sparkrig_run::files::{load_scenario, load_scenario_with};
 use sparkrig_run::report;
 use sparkrig_run::runner;
 use sparkrig_run::verdict::Verdict;
@@ -35,6 +36,8 @@ enum Command {
         /// Scenario files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        set: SetArgs,
     },
     /// List the fault catalog.
     Faults,
@@ -104,12 +107,24 @@ enum Command {
         trace: PathBuf,
         /// The scenario it ran.
         scenario: PathBuf,
+        /// The overrides it ran with.
+        #[command(flatten)]
+        set: SetArgs,
         #[command(flatten)]
         out: OutputArgs,
         /// Write an HTML report (verdict and timeline, one self-contained file).
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+}
+
+/// `--set PATH=VALUE`, repeatable.
+#[derive(clap::Args, Clone, Default)]
+struct SetArgs {
+    /// Override a scenario field before validation, e.g. `--set stack.spark.version=4.2.0` or
+    /// `--set steps[1].upgrade.maxUnavailable=3` (repeatable; VALUE is YAML).
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = Override::parse)]
+    overrides: Vec<Override>,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -146,6 +161,8 @@ struct RunArgs {
     /// Simulator seed (overrides the scenario's).
     #[arg(long)]
     seed: Option<u64>,
+    #[command(flatten)]
+    set: SetArgs,
     /// Write the trace (JSON lines).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
@@ -188,6 +205,8 @@ struct ServeArgs {
     #[arg(long)]
     seed: Option<u64>,
     #[command(flatten)]
+    set: SetArgs,
+    #[command(flatten)]
     out: OutputArgs,
 }
 
@@ -211,6 +230,8 @@ struct BenchArgs {
     /// First seed (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
+    #[command(flatten)]
+    set: SetArgs,
     /// Write the figures as JSON (the input of --compare).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -247,8 +268,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Test(args) => suite::test(args),
-        Command::Validate { files } => validate(&files),
-        Command::Verdict { trace, scenario, out, html } => verdict(&trace, &scenario, &out, html.as_deref()),
+        Command::Validate { files, set } => validate(&files, &set.overrides),
+        Command::Verdict { trace, scenario, set, out, html } => verdict(&trace, &scenario, &set.overrides, &out, html.as_deref()),
         Command::Serve(args) => serve(args),
         Command::Faults => faults(),
         Command::Bench(args) => bench(args),
@@ -287,7 +308,7 @@ fn run(args: RunArgs) -> u8 {
     if let Err(e) = args.real.check(args.backend) {
         return fail(e);
     }
-    let plan = match load_scenario(&args.scenario, args.seed) {
+    let plan = match load_scenario_with(&args.scenario, args.seed, &args.set.overrides) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
@@ -330,7 +351,7 @@ fn run(args: RunArgs) -> u8 {
 }
 
 fn serve(args: ServeArgs) -> u8 {
-    let plan = match load_scenario(&args.scenario, args.seed) {
+    let plan = match load_scenario_with(&args.scenario, args.seed, &args.set.overrides) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
@@ -382,10 +403,10 @@ fn fail_diagnostics(d: &sparkrig_model::source::Diagnostics) -> u8 {
     BAD_INPUT
 }
 
-fn validate(files: &[PathBuf]) -> u8 {
+fn validate(files: &[PathBuf], overrides: &[Override]) -> u8 {
     let mut code = PASSED;
     for f in files {
-        match load_scenario(f, None) {
+        match load_scenario_with(f, None, overrides) {
             Ok(p) => println!(
                 "{}: ok ({} apps, {} steps, {} expectations)",
                 f.display(),
@@ -412,8 +433,8 @@ fn faults() -> u8 {
     PASSED
 }
 
-fn verdict(trace: &Path, scenario: &Path, out: &OutputArgs, html: Option<&Path>) -> u8 {
-    let plan = match load_scenario(scenario, None) {
+fn verdict(trace: &Path, scenario: &Path, overrides: &[Override], out: &OutputArgs, html: Option<&Path>) -> u8 {
+    let plan = match load_scenario_with(scenario, None, overrides) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
@@ -455,7 +476,7 @@ fn bench(args: BenchArgs) -> u8 {
     if let Err(e) = args.real.check(args.backend) {
         return fail(e);
     }
-    let first = match load_scenario(&args.scenario, args.seed) {
+    let first = match load_scenario_with(&args.scenario, args.seed, &args.set.overrides) {
         Ok(p) => p,
         Err(d) => return fail_diagnostics(&d),
     };
@@ -476,7 +497,7 @@ fn bench(args: BenchArgs) -> u8 {
     };
     let mut ended = std::collections::HashSet::new();
     let mut current_seed = None;
-    let plan_for = |seed: u64| load_scenario(&args.scenario, Some(seed)).map_err(|d| d.to_string());
+    let plan_for = |seed: u64| load_scenario_with(&args.scenario, Some(seed), &args.set.overrides).map_err(|d| d.to_string());
     let result = bench::bench(&seeds, plan_for, backend.as_mut(), |seed, rec| {
         if current_seed != Some(seed) {
             current_seed = Some(seed);

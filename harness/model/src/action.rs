@@ -34,6 +34,12 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grace_seconds: Option<u64>,
     },
+    /// Evict a pod (`pods/<name>/eviction`): refused while a PodDisruptionBudget of the
+    /// scenario allows no disruption.
+    EvictPod {
+        /// `namespace/name`.
+        pod: String,
+    },
     /// Delete a Node object.
     DeleteNode {
         /// Node.

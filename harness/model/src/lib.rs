@@ -20,3 +20,4 @@ pub mod time;
 pub mod timeline;
 pub mod topology;
 pub mod trace;
+pub mod upgrade;

@@ -98,11 +98,72 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     suggest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
+/// `--set PATH=VALUE`: a field of the document replaced before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// `stack.spark.version`, `steps[2].upgrade.maxUnavailable`.
+    pub path: String,
+    /// A YAML value (`4.2.0`, `3`, `"25%"`, `{min: 1}`).
+    pub value: String,
+}
+
+impl Override {
+    /// Parses `PATH=VALUE`.
+    pub fn parse(s: &str) -> Result<Override, String> {
+        let (path, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not PATH=VALUE (e.g. stack.spark.version=4.2.0)"))?;
+        let path = path.trim();
+        if path.is_empty() || parse_path(path).is_none() {
+            return Err(format!("`{path}` is not a field path like stack.spark.version or steps[1].upgrade.maxUnavailable"));
+        }
+        Ok(Override { path: path.to_string(), value: value.to_string() })
+    }
+
+    /// How diagnostics name it: `--set PATH=VALUE`.
+    pub fn flag(&self) -> String {
+        format!("--set {}={}", self.path, self.value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// `a.b[2].c` → keys and indices.
+fn parse_path(path: &str) -> Option<Vec<Seg>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if key.is_empty() && (out.is_empty() || rest.is_empty()) {
+            return None;
+        }
+        if !key.is_empty() {
+            out.push(Seg::Key(key.to_string()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let (n, after) = r.split_once(']')?;
+            out.push(Seg::Index(n.parse().ok()?));
+            rest = after;
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// A YAML file (or an inline YAML string) with a lazily built position index.
 pub struct Source {
     name: String,
     text: String,
     index: OnceCell<PositionIndex>,
+    /// The document with `--set` overrides applied (None without overrides).
+    tree: Option<serde_yaml::Value>,
+    overrides: Vec<Override>,
 }
 
 impl fmt::Debug for Source {
@@ -114,7 +175,47 @@ impl fmt::Debug for Source {
 impl Source {
     /// A source named as the user will see it in diagnostics.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into(), index: OnceCell::new() }
+        Source { name: name.into(), text: text.into(), index: OnceCell::new(), tree: None, overrides: Vec::new() }
+    }
+
+    /// A source whose first document has fields replaced (`--set`), applied to the YAML tree
+    /// before anything reads it: problems in an overridden field are reported against the
+    /// `--set` flag, the others at their line in the file.
+    pub fn with_overrides(name: impl Into<String>, text: impl Into<String>, overrides: &[Override]) -> Result<Source, Diagnostic> {
+        let mut src = Source::new(name, text);
+        if overrides.is_empty() {
+            return Ok(src);
+        }
+        let mut tree: serde_yaml::Value = match serde_yaml::from_str(&src.text) {
+            Ok(v) => v,
+            // The plain parse reports the syntax error with its position.
+            Err(_) => return Ok(src),
+        };
+        for o in overrides {
+            let flag = || Diagnostic {
+                file: o.flag(),
+                line: 0,
+                column: 0,
+                path: o.path.clone(),
+                message: String::new(),
+                help: None,
+                snippet: None,
+            };
+            let value: serde_yaml::Value = serde_yaml::from_str(&o.value).unwrap_or_else(|_| serde_yaml::Value::String(o.value.clone()));
+            let segs = parse_path(&o.path).ok_or_else(|| Diagnostic { message: "not a field path".into(), ..flag() })?;
+            set_path(&mut tree, &segs, value).map_err(|message| Diagnostic { message, ..flag() })?;
+        }
+        src.tree = Some(tree);
+        src.overrides = overrides.to_vec();
+        Ok(src)
+    }
+
+    /// The override covering a field path, if any.
+    fn override_of(&self, path: &str) -> Option<&Override> {
+        let path = path.trim_start_matches('.');
+        self.overrides.iter().rev().find(|o| {
+            path == o.path || path.strip_prefix(o.path.as_str()).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
     }
 
     /// The display name.
@@ -130,6 +231,12 @@ impl Source {
     /// Deserialises the first document. One-of enums are written as single-key maps
     /// (`- wait: {...}`). The error names the field path, line and column.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Diagnostic> {
+        if let Some(tree) = &self.tree {
+            let mut track = serde_path_to_error::Track::new();
+            let tracked = serde_path_to_error::Deserializer::new(tree.clone(), &mut track);
+            return serde_yaml::with::singleton_map_recursive::deserialize(tracked)
+                .map_err(|e: serde_yaml::Error| self.serde_diag(0, &track.path().to_string(), &e));
+        }
         let de = serde_yaml::Deserializer::from_str(&self.text);
         let mut track = serde_path_to_error::Track::new();
         let tracked = serde_path_to_error::Deserializer::new(de, &mut track);
@@ -163,6 +270,17 @@ impl Source {
     }
 
     fn at(&self, line: usize, column: usize, path: &str, message: String, help: Option<String>) -> Diagnostic {
+        if let Some(o) = self.override_of(path) {
+            return Diagnostic {
+                file: o.flag(),
+                line: 0,
+                column: 0,
+                path: path.trim_start_matches('.').to_string(),
+                message,
+                help,
+                snippet: None,
+            };
+        }
         let snippet = (line > 0).then(|| self.text.lines().nth(line - 1).map(|l| l.trim_end().to_string())).flatten();
         Diagnostic { file: self.name.clone(), line, column, path: path.trim_start_matches('.').to_string(), message, help, snippet }
     }
@@ -194,6 +312,54 @@ impl Source {
                 self.at(line, column, path, message, help)
             }
         }
+    }
+}
+
+/// Sets the value at `segs`, creating maps along the way; a list index must exist (or be the
+/// next one).
+fn set_path(tree: &mut serde_yaml::Value, segs: &[Seg], value: serde_yaml::Value) -> Result<(), String> {
+    use serde_yaml::Value;
+    let Some((first, rest)) = segs.split_first() else {
+        *tree = value;
+        return Ok(());
+    };
+    match first {
+        Seg::Key(k) => {
+            if tree.is_null() {
+                *tree = Value::Mapping(Default::default());
+            }
+            let Value::Mapping(m) = tree else {
+                return Err(format!("cannot set `{k}`: the field above it is {}, not a map", kind_of(tree)));
+            };
+            let child = m.entry(Value::String(k.clone())).or_insert(Value::Null);
+            set_path(child, rest, value)
+        }
+        Seg::Index(i) => {
+            if tree.is_null() {
+                *tree = Value::Sequence(Vec::new());
+            }
+            let Value::Sequence(items) = tree else {
+                return Err(format!("cannot index [{i}]: the field is {}, not a list", kind_of(tree)));
+            };
+            if *i == items.len() {
+                items.push(Value::Null);
+            }
+            let len = items.len();
+            let item = items.get_mut(*i).ok_or_else(|| format!("index [{i}] is out of range: the list has {len} item(s)"))?;
+            set_path(item, rest, value)
+        }
+    }
+}
+
+fn kind_of(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "empty",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a map",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
     }
 }
 

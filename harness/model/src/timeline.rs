@@ -29,6 +29,7 @@ use crate::faults::Fault;
 use crate::scenario::{AppSel, Condition, Scenario, Step};
 use crate::time::Dur;
 use crate::trace::{Event, TraceView};
+use crate::upgrade::Upgrade;
 
 /// A timer the timeline asks its backend to arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,6 +92,9 @@ pub enum Effect {
         /// JSON merge patch of `spec`.
         spec: serde_json::Value,
     },
+    /// Start an upgrade, then report [`Timeline::completed`] when it has finished (`Err` when it
+    /// was refused or failed).
+    Upgrade(Upgrade),
     /// The run is over for this reason.
     Finish(String),
 }
@@ -250,7 +254,7 @@ impl Timeline {
         fx
     }
 
-    /// The action of the step in progress (submit, inject, heal, patch) completed: `Ok(message)` ends
+    /// The action of the step in progress (submit, inject, heal, patch, upgrade) completed: `Ok(message)` ends
     /// the step and starts the next; `Err(message)` fails it and ends the run.
     pub fn completed(&mut self, outcome: Result<String, String>, view: &TraceView) -> Vec<Effect> {
         let mut fx = Vec::new();
@@ -318,6 +322,10 @@ impl Timeline {
             Step::Patch { apps, spec } => {
                 self.state = State::Acting(i);
                 fx.push(Effect::Patch { apps, spec });
+            }
+            Step::Upgrade(u) => {
+                self.state = State::Acting(i);
+                fx.push(Effect::Upgrade(u));
             }
         }
     }

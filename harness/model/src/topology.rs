@@ -104,6 +104,9 @@ pub struct RawNodeGroup {
     /// `node.kubernetes.io/instance-type`.
     #[serde(default)]
     pub instance_type: Option<String>,
+    /// Kubelet version of the group's nodes (`1.34`; default: the control plane's).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// Node shape as written.
@@ -159,6 +162,8 @@ pub struct NodeGroup {
     pub provisioning: Option<Dur>,
     /// Instance type label value.
     pub instance_type: Option<String>,
+    /// Kubelet minor (1.x) of its nodes at start (None: the control plane's).
+    pub version: Option<u32>,
 }
 
 /// A validated topology.
@@ -272,6 +277,13 @@ impl Topology {
                     RawTaint::Full(t) => taints.push(t.clone()),
                 }
             }
+            let version = g.version.as_deref().and_then(|v| {
+                let m = crate::upgrade::parse_minor(v);
+                if m.is_none() {
+                    errs.push(src.diag(0, &p("version"), format!("`{v}` is not a Kubernetes version like 1.34"), None));
+                }
+                m
+            });
             if g.role == Role::ControlPlane && !taints.iter().any(|t| t.key == CONTROL_PLANE_TAINT) {
                 // kubeadm keeps this taint in multi-node clusters (reference/kind-…-chaos.md §1.2).
                 taints.push(Taint::new(CONTROL_PLANE_TAINT, "", TaintEffect::NoSchedule));
@@ -291,6 +303,7 @@ impl Topology {
                     interruptible: g.interruptible,
                     provisioning: g.provisioning,
                     instance_type: g.instance_type.clone(),
+                    version,
                 });
             }
         }

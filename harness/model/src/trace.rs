@@ -14,6 +14,7 @@ use crate::appstate::AppState;
 use crate::kube::{Labels, Taint, Toleration};
 use crate::podspec::SparkRole;
 use crate::time::Time;
+use crate::upgrade::UpgradePhase;
 
 /// One line of a trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +84,11 @@ pub enum Event {
         memory_bytes: i64,
         /// Allocatable pods.
         pods: i64,
+        /// The kubelet's version (`1.34`): recorded when the scenario involves versions (an
+        /// upgrade step or a nodegroup with its own version), so that other traces stay as
+        /// they were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kubelet_version: Option<String>,
     },
     /// Node Ready.
     NodeReady {
@@ -362,6 +368,21 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A phase of an upgrade step, with its reason.
+    Upgrade {
+        /// The upgrade's id.
+        upgrade: String,
+        /// Phase.
+        phase: UpgradePhase,
+        /// The node it concerns.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        /// The pod it concerns (`namespace/name`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod: Option<String>,
+        /// Why, and what it did.
+        reason: String,
+    },
     /// A SparkApplication was deleted (through the API).
     AppDeleted {
         /// `namespace/name`.
@@ -477,6 +498,8 @@ pub struct NodeView {
     pub added: Time,
     /// When its object was deleted.
     pub removed: Option<Time>,
+    /// Kubelet version, when the trace records it.
+    pub kubelet_version: Option<String>,
 }
 
 /// Shared text.
@@ -681,7 +704,7 @@ impl TraceView {
         let t = rec.t;
         self.now = t;
         match &rec.event {
-            Event::NodeAdded { node, group, interruptible, labels, taints, .. } => {
+            Event::NodeAdded { node, group, interruptible, labels, taints, kubelet_version, .. } => {
                 self.nodes.insert(
                     node.clone(),
                     NodeView {
@@ -693,6 +716,7 @@ impl TraceView {
                         unschedulable: false,
                         added: t,
                         removed: None,
+                        kubelet_version: kubelet_version.clone(),
                     },
                 );
             }
@@ -864,6 +888,7 @@ impl TraceView {
             | Event::StepStarted { .. }
             | Event::StepEnded { .. }
             | Event::Autoscaler { .. }
+            | Event::Upgrade { .. }
             | Event::RunEnded { .. } => {}
         }
     }

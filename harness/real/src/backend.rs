@@ -73,6 +73,13 @@ pub fn needs_kind(spec: &FaultSpec) -> bool {
 /// Refuses, before anything starts, a scenario whose faults this backend cannot carry out.
 pub fn check_supported(s: &Scenario, kind: bool) -> Result<()> {
     for (i, step) in s.steps.iter().enumerate() {
+        if let Step::Upgrade(u) = step {
+            return Err(Error::Invalid(format!(
+                "{}: steps[{i}] is `{}`: the kube and kind backends do not upgrade a real cluster (managed nodegroups, Karpenter, helm and the control plane are driven by your cloud and CD tooling, not by sparkrig); rehearse it with --backend sim, or against the simulated cluster of `sparkrig serve`",
+                s.file,
+                u.describe()
+            )));
+        }
         if let Step::Inject(f) = step
             && needs_kind(&f.spec)
             && !kind
@@ -150,6 +157,7 @@ pub fn dry_run(s: &Scenario, facts: &ClusterFacts) -> Result<String> {
                 "kubectl patch sparkapplication <apps matching {apps}> --type merge -p {}   # fails when no app of the run matches",
                 crate::plan::quote(&serde_json::json!({"spec": spec}).to_string())
             )),
+            Step::Upgrade(u) => line(format!("#   not supported on a real cluster: {}", u.describe())),
         }
     }
     line("# at the end, even after a failure or on Ctrl-C / SIGTERM: every fault still active is healed (each heal step retried with backoff; what cannot be healed is printed with the command that restores it, and the run exits 2)".into());
@@ -705,6 +713,8 @@ impl<'a> Run<'a> {
                 Effect::Inject(f) => self.inject(&f.id, &f.spec).await,
                 Effect::Heal(id) => self.heal(&id).await,
                 Effect::Patch { apps, spec } => self.patch(&apps, &spec).await,
+                // Refused before the run starts (check_supported).
+                Effect::Upgrade(u) => Err(format!("{} is not supported on a real cluster", u.describe())),
             };
             let more = self.timeline.completed(outcome, &self.view);
             for e in more.into_iter().rev() {

@@ -278,6 +278,9 @@ impl Translator {
                 cpu_millis: parse_cpu_millis(&q("cpu")).unwrap_or(0),
                 memory_bytes: parse_bytes(&q("memory")).unwrap_or(0),
                 pods: q("pods").parse().unwrap_or(0),
+                // Versions are recorded for scenarios that involve them; the kube backend
+                // refuses upgrade steps, so its traces never do.
+                kubelet_version: None,
             });
             self.nodes.insert(name.clone(), NodeSeen { ready: None, taints: taints.clone(), unschedulable: false });
         }

@@ -107,6 +107,9 @@ pub struct RunFigures {
     /// ResourceQuota usage per `namespace/quota`: hard, peak, end.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quotas: BTreeMap<String, QuotaFigures>,
+    /// How long each upgrade step that completed took (by its id), milliseconds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upgrade_ms: BTreeMap<String, u64>,
 }
 
 /// What `sparkrig bench` measured (the `--json` file).
@@ -170,6 +173,8 @@ pub struct Recorder {
     ended: HashSet<String>,
     pods: usize,
     quotas: BTreeMap<String, QuotaFigures>,
+    upgrade_started: BTreeMap<String, Time>,
+    upgrade_ms: BTreeMap<String, u64>,
 }
 
 impl Recorder {
@@ -233,6 +238,17 @@ impl Sink for Recorder {
                     }
                 }
             }
+            Event::Upgrade { upgrade, phase, .. } => match phase {
+                sparkrig_model::upgrade::UpgradePhase::Started => {
+                    self.upgrade_started.insert(upgrade.clone(), rec.t);
+                }
+                sparkrig_model::upgrade::UpgradePhase::Completed => {
+                    if let Some(s) = self.upgrade_started.get(upgrade) {
+                        self.upgrade_ms.insert(upgrade.clone(), (rec.t - *s).as_ms());
+                    }
+                }
+                _ => {}
+            },
             Event::RunEnded { .. } => self.sample_until(rec.t, true),
             _ => {}
         }
@@ -284,6 +300,7 @@ pub fn bench(
             peak_nodes: recorder.peak_nodes,
             timeline: recorder.timeline,
             quotas: recorder.quotas,
+            upgrade_ms: recorder.upgrade_ms,
         });
     }
     let figures = Metrics::summarise(&pooled).into_iter().map(|(f, s)| (f, Stat::from(s))).collect();
@@ -361,6 +378,17 @@ pub fn compare(current: &BenchReport, baseline: &BenchReport, th: Threshold) -> 
         }
     }
     out.push(judge("apps per minute".into(), baseline.apps_per_minute, current.apps_per_minute, "apps/min", Worse::Lower, 0.0));
+    // Upgrade durations, mean over the runs in which the upgrade completed.
+    let mean = |r: &BenchReport, id: &str| {
+        let v: Vec<u64> = r.runs.iter().filter_map(|x| x.upgrade_ms.get(id).copied()).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<u64>() as f64 / v.len() as f64)
+    };
+    let ids: std::collections::BTreeSet<&String> = current.runs.iter().flat_map(|r| r.upgrade_ms.keys()).collect();
+    for id in ids {
+        if let (Some(b), Some(c)) = (mean(baseline, id), mean(current, id)) {
+            out.push(judge(format!("upgrade {id} duration"), b, c, "ms", Worse::Higher, floor));
+        }
+    }
     out
 }
 
@@ -425,6 +453,7 @@ mod tests {
             cpu_millis: 1000,
             memory_bytes: 1,
             pods: 110,
+            kubelet_version: None,
         };
         let pod = |p: &str| Event::PodCreated {
             pod: p.into(),

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use sparkrig_model::scenario::{Files, Scenario, load};
-use sparkrig_model::source::Diagnostics;
+use sparkrig_model::scenario::{Files, Scenario, load_with};
+use sparkrig_model::source::{Diagnostics, Override};
 
 /// Reads from disk.
 #[derive(Debug, Default, Clone, Copy)]
@@ -29,5 +29,11 @@ impl Files for FsFiles {
 
 /// Loads and validates a scenario file (with an optional seed override).
 pub fn load_scenario(path: &Path, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
-    load(path, &FsFiles, seed)
+    load_with(path, &FsFiles, seed, &[])
+}
+
+/// Loads and validates a scenario file with `--set PATH=VALUE` overrides applied to its YAML
+/// tree first (their problems are reported against the flag).
+pub fn load_scenario_with(path: &Path, seed: Option<u64>, overrides: &[Override]) -> Result<Scenario, Diagnostics> {
+    load_with(path, &FsFiles, seed, overrides)
 }

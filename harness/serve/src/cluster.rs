@@ -106,6 +106,8 @@ pub struct Cluster {
     deployment_annotations: BTreeMap<String, Value>,
     /// Pods clients created, as they wrote them (rendered from this, with the cluster's status).
     client_pods: BTreeMap<String, Value>,
+    /// The simulation's PodDisruptionBudgets last published (`namespace/name`).
+    pdbs: BTreeSet<String>,
     /// The run has ended (its timeline completed).
     pub ended: bool,
     /// Why it ended (its last record).
@@ -129,6 +131,7 @@ impl Cluster {
             leases_at: u64::MAX,
             deployment_annotations: BTreeMap::new(),
             client_pods: BTreeMap::new(),
+            pdbs: BTreeSet::new(),
             ended: false,
             reason: String::new(),
         };
@@ -599,6 +602,18 @@ impl Cluster {
                 self.objects.put(index("apps", "replicasets"), render::replicaset(&cx, c), &ts);
             }
             self.objects.put(leases, render::operator_lease(&cx), &ts);
+            let pdbs = index("policy", "poddisruptionbudgets");
+            let now_pdbs: BTreeSet<String> = store.pdbs.keys().cloned().collect();
+            for key in self.pdbs.difference(&now_pdbs) {
+                let (ns, name) = split(key);
+                self.objects.remove(pdbs, ns, name);
+            }
+            for key in &now_pdbs {
+                if let Some(obj) = render::pdb(&cx, key) {
+                    self.objects.put(pdbs, obj, &ts);
+                }
+            }
+            self.pdbs = now_pdbs;
         }
         if now.as_ms() / 10_000 != self.leases_at {
             self.leases_at = now.as_ms() / 10_000;

@@ -142,7 +142,8 @@ async fn handle(State(server): State<Arc<Server>>, req: Request<Body>) -> Respon
 async fn dispatch(server: &Arc<Server>, r: Req) -> Result<Response, ApiError> {
     let verb = request::verb(&r.method, &r.target, &r.query);
     match (&r.target, verb) {
-        (Target::Version, "get") => Ok(ok(&discovery::version(server.minor))),
+        // The control plane's minor now (a `kubernetes` upgrade step moves it).
+        (Target::Version, "get") => Ok(ok(&discovery::version(server.lock().sim.store().kubernetes_minor))),
         (Target::Health, "get") => Ok((StatusCode::OK, "ok").into_response()),
         (Target::Clock, "get") => {
             let c = server.lock();

@@ -107,7 +107,7 @@ pub struct Served {
 pub struct Server {
     /// The served cluster.
     pub cluster: Mutex<Cluster>,
-    /// Kubernetes minor reported in `/version` and node versions.
+    /// The Kubernetes minor the scenario starts at.
     pub minor: u32,
     /// The server's URL (discovery's `serverAddressByClientCIDRs`).
     pub url: String,

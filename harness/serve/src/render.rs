@@ -69,6 +69,8 @@ pub const UID_DEPLOYMENT: u16 = 3;
 pub const UID_REPLICASET: u16 = 4;
 /// uid kind of SparkApplications.
 pub const UID_APP: u16 = 5;
+/// uid kind of PodDisruptionBudgets.
+pub const UID_PDB: u16 = 6;
 
 /// A pod's IP.
 pub fn pod_ip(id: PodId) -> String {
@@ -392,7 +394,7 @@ pub fn node(cx: &Cx, n: usize) -> Option<Value> {
         ("memory".to_string(), quantity_mem(node.alloc.mem)),
         ("pods".to_string(), Quantity(node.max_pods.to_string())),
     ]);
-    let minor = cx.plan.stack.kubernetes_minor;
+    let minor = state.kubelet_minor;
     let obj = Node {
         metadata: ObjectMeta {
             name: Some(node.name.clone()),
@@ -482,6 +484,56 @@ pub fn operator_lease(cx: &Cx) -> Value {
         spec: Some(LeaseSpec { holder_identity: holder, lease_duration_seconds: Some(15), ..Default::default() }),
     })
 }
+
+/// A PodDisruptionBudget (`policy/v1`) of the simulation, with the status the disruption
+/// controller would write ([`sparkrig_sim::pdb::status`]). Marked with the annotation
+/// [`SIMULATED_PDB`]: the simulation answers evictions for it.
+pub fn pdb(cx: &Cx, key: &str) -> Option<Value> {
+    let b = cx.store.pdbs.get(key)?;
+    let st = sparkrig_sim::pdb::status(cx.store, b);
+    let int_or = |v: sparkrig_model::upgrade::IntOrPercent| match v {
+        sparkrig_model::upgrade::IntOrPercent::Int(n) => serde_json::json!(n),
+        sparkrig_model::upgrade::IntOrPercent::Percent(p) => serde_json::json!(format!("{p}%")),
+    };
+    let mut spec = serde_json::json!({"selector": {"matchLabels": b.labels}});
+    match b.spec.budget {
+        sparkrig_model::upgrade::Budget::MinAvailable(v) => spec["minAvailable"] = int_or(v),
+        sparkrig_model::upgrade::Budget::MaxUnavailable(v) => spec["maxUnavailable"] = int_or(v),
+    }
+    let ts = cx.time(b.created);
+    let condition = if st.sync_failed {
+        serde_json::json!({"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed", "message": "found no controllers for the selected pods", "lastTransitionTime": ts})
+    } else if st.disruptions_allowed > 0 {
+        serde_json::json!({"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods", "message": "", "lastTransitionTime": ts})
+    } else {
+        serde_json::json!({"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods", "message": "", "lastTransitionTime": ts})
+    };
+    Some(serde_json::json!({
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": b.spec.name,
+            "namespace": b.spec.namespace,
+            // Stable for the object's life: FNV-1a of `namespace/name`, 48 bits.
+            "uid": uid(UID_PDB, key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) & 0xffff_ffff_ffff),
+            "creationTimestamp": ts,
+            "annotations": {SIMULATED_PDB: "true"},
+        },
+        "spec": spec,
+        "status": {
+            "observedGeneration": 1,
+            "disruptionsAllowed": st.disruptions_allowed,
+            "currentHealthy": st.current_healthy,
+            "desiredHealthy": st.desired_healthy,
+            "expectedPods": st.expected,
+            "conditions": [condition],
+        },
+    }))
+}
+
+/// The annotation on PodDisruptionBudgets the simulation holds (the scenario's, the operator's
+/// driver PDBs): evictions of the pods they select are decided by the simulation.
+pub const SIMULATED_PDB: &str = "sparkrig.io/simulated";
 
 /// A component's Deployment; `generation` counts the spec changes seen.
 pub fn deployment(cx: &Cx, c: usize, generation: i64) -> Value {

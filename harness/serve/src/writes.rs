@@ -509,7 +509,14 @@ fn evict(c: &mut Cluster, r: &Req, ns: &str, name: &str) -> Result<Response, Api
     let pod = c.objects.get(pods, ns, name).cloned().ok_or_else(|| ApiError::not_found("pods", name))?;
     let running = pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null();
     if running {
-        let pdbs: Vec<Value> = c.objects.list(index("policy", "poddisruptionbudgets"), Some(ns)).map(|p| (**p).clone()).collect();
+        // Budgets clients created; the simulation's own (annotated) are checked by the
+        // simulation itself below.
+        let pdbs: Vec<Value> = c
+            .objects
+            .list(index("policy", "poddisruptionbudgets"), Some(ns))
+            .filter(|p| p["metadata"]["annotations"][crate::render::SIMULATED_PDB].is_null())
+            .map(|p| (**p).clone())
+            .collect();
         let matching: Vec<&Value> = pdbs.iter().filter(|p| selector_matches(&p["spec"]["selector"], &pod)).collect();
         if matching.len() > 1 {
             return Err(ApiError::internal(
@@ -540,7 +547,13 @@ fn evict(c: &mut Cluster, r: &Req, ns: &str, name: &str) -> Result<Response, Api
             }
         }
     }
-    c.write(Action::DeletePod { pod: key(ns, name), grace_seconds: None }, &r.by).map_err(ApiError::internal)?;
+    c.write(Action::EvictPod { pod: key(ns, name) }, &r.by).map_err(|e| match e.split_once(" The disruption budget ") {
+        // The simulation's budget refused (sparkrig_sim::pdb::Refusal::Budget).
+        Some((head, cause)) => {
+            ApiError::too_many_requests(head, json!([{"reason": "DisruptionBudget", "message": format!("The disruption budget {cause}")}]))
+        }
+        None => ApiError::internal(e),
+    })?;
     Ok(json_response(StatusCode::CREATED, &success(201, None)))
 }
 

@@ -27,7 +27,7 @@ use sparkrig_model::timeline::Timer;
 use sparkrig_model::trace::{Event, PodPhase};
 
 use crate::cluster::{Node, Res};
-use crate::controllers::{autoscaler, driver, faults, kubelet, node_lifecycle, operator, quota, scheduled, scheduling};
+use crate::controllers::{autoscaler, driver, faults, kubelet, node_lifecycle, operator, quota, scheduled, scheduling, upgrade};
 use crate::store::{AppId, NewPod, NodeState, Owner, Phase, PodId, Store};
 use crate::timings::Timings;
 
@@ -52,6 +52,8 @@ pub enum Ev {
     Quota(quota::Ev),
     /// ScheduledSparkApplication controller.
     Scheduled(scheduled::Ev),
+    /// Upgrades.
+    Upgrade(upgrade::Ev),
     /// The scenario timeline.
     Timeline(Timer),
 }
@@ -74,6 +76,10 @@ pub enum Key {
     Heartbeat(AppId, u32, u32),
     /// A ScheduledSparkApplication's queued reconcile (replaced by an earlier one).
     Scheduled(usize),
+    /// A node's drain by an upgrade: eviction retries and deadline (cancelled when it is drained).
+    Drain(usize),
+    /// A spot-interrupted node's drain retries (cancelled when the instance terminates).
+    SpotDrain(usize),
 }
 
 /// A change other controllers must see, routed by the simulation.
@@ -157,6 +163,23 @@ pub enum Signal {
     AppCreated(AppId),
     /// A new operator leader started (the ScheduledSparkApplication controller relists).
     OperatorElected,
+    /// The operator controller's Lease changed hands, or lost its holder (upgrades watch it).
+    LeaderChanged,
+    /// A platform component's pods changed (upgrades watch rollouts).
+    PlatformChanged,
+    /// A Deployment gets a new pod template (a chart upgrade): Deployments roll it out.
+    RollDeployment {
+        /// Deployment index.
+        deployment: usize,
+        /// The new image.
+        image: String,
+    },
+    /// The upgrade step in progress finished: its message, or why it failed (the timeline).
+    UpgradeFinished(Result<String, String>),
+    /// API server watches were cut and re-established: informers re-list (the operator).
+    WatchesReconnected,
+    /// The control plane's minor changed (the scheduler's version-dependent behaviour).
+    ControlPlaneUpgraded(u32),
 }
 
 /// A controller: its state type names its events.
@@ -374,6 +397,15 @@ pub trait Api {
         }
     }
 
+    /// The Eviction API (`pods/<name>/eviction`): a graceful deletion when every
+    /// PodDisruptionBudget over the pod allows it (see [`crate::pdb`]), else the refusal (429),
+    /// which the caller retries.
+    fn evict(&mut self, id: PodId, reason: &str) -> Result<(), crate::pdb::Refusal> {
+        crate::pdb::pdb_allows_eviction(self.store(), id)?;
+        self.delete_pod(id, reason);
+        Ok(())
+    }
+
     /// Force deletion (grace period 0): the object goes at once, wherever the pod runs.
     fn force_delete(&mut self, id: PodId, reason: &str) {
         if self.store().pod(id).is_some() {
@@ -441,11 +473,16 @@ pub trait Api {
         }
         let now = self.now();
         let store = self.store_mut();
+        let kubelet_minor = store.group_minor.get(group).copied().unwrap_or(store.kubernetes_minor);
         let node =
             Node::new(name, group as u16, &labels, taints.clone(), Res::new(g.cpu_millis, g.memory_bytes), g.max_pods, &mut store.interner);
         store.nodes.push(node);
-        store.node_state.push(NodeState { ready, machine_up: true, connected: true, joined: now, pods: Vec::new() });
+        store.node_state.push(NodeState { ready, machine_up: true, connected: true, joined: now, pods: Vec::new(), kubelet_minor });
         let idx = store.nodes.len() - 1;
+        // Versions go into the trace only when the scenario involves them, so that the traces
+        // of other scenarios stay as they were.
+        let versioned = plan.steps.iter().any(|s| matches!(s, sparkrig_model::scenario::Step::Upgrade(_)))
+            || plan.topology.groups.iter().any(|g| g.version.is_some());
         self.emit(Event::NodeAdded {
             node: name.to_string(),
             group: g.name.clone(),
@@ -455,6 +492,7 @@ pub trait Api {
             cpu_millis: g.cpu_millis,
             memory_bytes: g.memory_bytes,
             pods: g.max_pods,
+            kubelet_version: versioned.then(|| format!("1.{kubelet_minor}")),
         });
         if ready {
             self.emit(Event::NodeReady { node: name.to_string() });

@@ -24,6 +24,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod intern;
 pub mod kernel;
+pub mod pdb;
 pub mod scheduler;
 pub mod store;
 pub mod timings;

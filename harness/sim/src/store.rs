@@ -7,7 +7,7 @@
 //! through the API operations of [`crate::api`], which notify them. Derived facts every
 //! controller needs (is DNS serving, is the webhook reachable) are answered here, from state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sparkrig_model::appstate::AppState;
@@ -116,6 +116,9 @@ pub struct Pod {
     pub image: Sym,
     /// Pulled from the private registry (Spark images) rather than preloaded.
     pub from_registry: bool,
+    /// Pulled from a public registry (a platform image of a new version, e.g. the operator's
+    /// after a chart upgrade) rather than preloaded.
+    pub public_image: bool,
     /// Phase (kubelet, node lifecycle).
     pub phase: Phase,
     /// Node it is bound or assumed to (scheduler).
@@ -212,6 +215,8 @@ pub struct NodeState {
     pub joined: Time,
     /// Pods bound or assumed here.
     pub pods: Vec<PodId>,
+    /// Its kubelet's minor version (1.x).
+    pub kubelet_minor: u32,
 }
 
 /// Which platform component a Deployment is.
@@ -252,6 +257,21 @@ impl Kind {
             Kind::Minio => "minio",
             Kind::Registry => "registry",
             Kind::HistoryServer => "spark-history",
+        }
+    }
+
+    /// Kind by Deployment name.
+    pub fn by_name(name: &str) -> Option<Kind> {
+        [Kind::CoreDns, Kind::Controller, Kind::Webhook, Kind::Minio, Kind::Registry, Kind::HistoryServer]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
+    /// The image of another version of the component (the operator's, after a chart upgrade).
+    pub fn image_at(self, version: &str) -> String {
+        match self.image().rsplit_once(':') {
+            Some((repo, _)) => format!("{repo}:{version}"),
+            None => self.image().to_string(),
         }
     }
 
@@ -304,12 +324,34 @@ pub struct Deployment {
     pub spec: Arc<SchedSpec>,
     /// Placement.
     pub placement: Placement,
-    /// ReplicaSet template hash used in pod names.
+    /// ReplicaSet template hash of the current revision, used in pod names.
     pub hash: String,
-    /// Its pods (Deployment controller).
+    /// Its pods, of every revision (Deployment controller).
     pub pods: Vec<PodId>,
     /// `priorityClassName` of its pods.
     pub priority_class: Option<String>,
+    /// The pod template's image.
+    pub image: String,
+    /// The current revision (1 at install).
+    pub revision: u32,
+    /// Pods of older revisions, still in `pods` while a rolling update replaces them.
+    pub old: BTreeSet<PodId>,
+    /// The current revision's image must be pulled (not preloaded).
+    pub public_image: bool,
+}
+
+impl Deployment {
+    /// `strategy.rollingUpdate` as Kubernetes defaults it (maxSurge 25 % rounded up,
+    /// maxUnavailable 25 % rounded down; both 0 → maxUnavailable 1:
+    /// `pkg/apis/apps/v1/defaults.go`, `deploymentutil.ResolveFenceposts`;
+    /// reference/kube-scheduler.md §6.1 [unverified there], platform-ops.md §4.c): the chart's
+    /// Deployments set no strategy.
+    pub fn fenceposts(&self) -> (u32, u32) {
+        use sparkrig_model::upgrade::IntOrPercent;
+        let surge = IntOrPercent::Percent(25).scaled(self.replicas, true);
+        let unavailable = IntOrPercent::Percent(25).scaled(self.replicas, false);
+        if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) }
+    }
 }
 
 /// A SparkApplication object: spec and the status the operator writes.
@@ -361,6 +403,20 @@ pub struct Lease {
     pub expires: Option<Time>,
 }
 
+/// A PodDisruptionBudget in the cluster: its spec, the labels its selector matches, and the
+/// app that owns it (the operator's driver PDBs). The logic is in [`crate::pdb`].
+#[derive(Debug, Clone)]
+pub struct Pdb {
+    /// As declared.
+    pub spec: sparkrig_model::upgrade::PodDisruptionBudget,
+    /// `matchLabels`, resolved (a component's selector labels).
+    pub labels: Labels,
+    /// The SparkApplication it protects the driver of.
+    pub owner: Option<AppId>,
+    /// Created at.
+    pub created: Time,
+}
+
 /// The whole cluster state.
 #[derive(Debug)]
 pub struct Store {
@@ -392,6 +448,18 @@ pub struct Store {
     pub quotas: Vec<crate::admission::QuotaState>,
     /// ScheduledSparkApplications.
     pub scheduled: Vec<crate::controllers::scheduled::ScheduledState>,
+    /// The control plane's minor version (kube-apiserver, controller manager, scheduler).
+    pub kubernetes_minor: u32,
+    /// Per nodegroup, the kubelet minor of the nodes it launches now (its launch template).
+    pub group_minor: Vec<u32>,
+    /// Per nodegroup, the number of its next node's name.
+    pub next_node: Vec<u32>,
+    /// Nodegroups under an upgrade (the Cluster Autoscaler leaves them alone).
+    pub upgrading: BTreeSet<usize>,
+    /// The Spark Operator chart version installed.
+    pub operator_version: String,
+    /// PodDisruptionBudgets by `namespace/name`.
+    pub pdbs: BTreeMap<String, Pdb>,
 }
 
 impl Default for Store {
@@ -411,11 +479,43 @@ impl Default for Store {
             bootstrapping: true,
             quotas: Vec::new(),
             scheduled: Vec::new(),
+            kubernetes_minor: 0,
+            group_minor: Vec::new(),
+            next_node: Vec::new(),
+            upgrading: BTreeSet::new(),
+            operator_version: String::new(),
+            pdbs: BTreeMap::new(),
         }
     }
 }
 
 impl Store {
+    /// An empty cluster with the plan's versions, node numbering and PodDisruptionBudgets.
+    pub fn for_plan(plan: &sparkrig_model::scenario::Scenario) -> Store {
+        use sparkrig_model::upgrade::PdbSelector;
+        let cp = plan.stack.kubernetes_minor;
+        let pdbs = plan
+            .stack
+            .pdbs
+            .iter()
+            .map(|spec| {
+                let labels = match &spec.selector {
+                    PdbSelector::Labels(l) => l.clone(),
+                    PdbSelector::Component(name) => Kind::by_name(name).map(Kind::labels).unwrap_or_default(),
+                };
+                (format!("{}/{}", spec.namespace, spec.name), Pdb { spec: spec.clone(), labels, owner: None, created: Time::ZERO })
+            })
+            .collect();
+        Store {
+            kubernetes_minor: cp,
+            group_minor: plan.topology.groups.iter().map(|g| g.version.unwrap_or(cp)).collect(),
+            next_node: plan.topology.groups.iter().map(|g| g.count + 1).collect(),
+            operator_version: plan.stack.operator.version.clone(),
+            pdbs,
+            ..Store::default()
+        }
+    }
+
     /// A pod that still exists.
     #[inline]
     pub fn pod(&self, id: PodId) -> Option<&Pod> {
@@ -440,6 +540,7 @@ impl Store {
             spec: p.spec,
             image,
             from_registry: p.from_registry,
+            public_image: p.public_image,
             phase: Phase::Pending,
             node: None,
             bound: false,
@@ -507,6 +608,14 @@ impl Store {
         self.deployment(kind).map_or(&[], |i| &self.deployments[i].pods)
     }
 
+    /// A component's pods of the current revision.
+    pub fn current_pods(&self, kind: Kind) -> impl Iterator<Item = PodId> + '_ {
+        self.deployment(kind).into_iter().flat_map(move |i| {
+            let d = &self.deployments[i];
+            d.pods.iter().copied().filter(move |p| !d.old.contains(p))
+        })
+    }
+
     fn serving(&self, kind: Kind) -> Option<bool> {
         self.deployment(kind).map(|i| self.deployments[i].pods.iter().any(|id| self.pod_serving(*id)))
     }
@@ -561,6 +670,8 @@ pub struct NewPod {
     pub image: String,
     /// Pulled from the private registry.
     pub from_registry: bool,
+    /// Pulled from a public registry (not preloaded).
+    pub public_image: bool,
     /// App (`namespace/name`), for the trace.
     pub app: Option<String>,
     /// Spark role, for the trace.

@@ -41,7 +41,7 @@ impl<C> Fake<C> {
     pub fn new(me: C, plan: &Scenario) -> Fake<C> {
         Fake {
             me,
-            store: Store { bootstrapping: false, ..Store::default() },
+            store: Store { bootstrapping: false, ..Store::for_plan(plan) },
             plan: Arc::new(plan.clone()),
             t: Timings::with_overrides(&plan.sim),
             now: Time::ZERO,
@@ -146,6 +146,7 @@ pub(crate) fn pod<C>(f: &mut Fake<C>, name: &str, cpu: i64, from_registry: bool)
         spec: Arc::new(crate::cluster::SchedSpec::with_requests(cpu, 256 << 20)),
         image: "localhost:5001/apache/spark:3.5.6".into(),
         from_registry,
+        public_image: false,
         app: None,
         role: None,
         component: None,
@@ -179,6 +180,10 @@ pub(crate) fn serving<C>(f: &mut Fake<C>, kind: crate::store::Kind, n: usize) ->
         hash: "hash".into(),
         pods: Vec::new(),
         priority_class: None,
+        image: kind.image().into(),
+        revision: 1,
+        old: Default::default(),
+        public_image: false,
     });
     let id = f.create_pod(NewPod {
         key: format!("{}/{}-hash-x", kind.namespace(), kind.name()),
@@ -187,6 +192,7 @@ pub(crate) fn serving<C>(f: &mut Fake<C>, kind: crate::store::Kind, n: usize) ->
         spec,
         image: kind.image().into(),
         from_registry: false,
+        public_image: false,
         app: None,
         role: None,
         component: Some(kind.name().into()),

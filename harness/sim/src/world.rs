@@ -40,6 +40,7 @@ use crate::controllers::operator::Operator;
 use crate::controllers::quota::Quotas;
 use crate::controllers::scheduled::ScheduledApps;
 use crate::controllers::scheduling::Scheduling;
+use crate::controllers::upgrade::Upgrades;
 use crate::kernel::Kernel;
 use crate::store::{App, AppId, LabelSource, NewPod, Owner, PodId, Store};
 use crate::timings::Timings;
@@ -88,6 +89,10 @@ pub struct Simulation {
     faults: Faults,
     quotas: Quotas,
     scheduled: ScheduledApps,
+    upgrades: Upgrades,
+    /// Outcomes of upgrade steps that finished during the event being handled, fed to the
+    /// timeline once the handler has returned.
+    finished_upgrades: Vec<Result<String, String>>,
     timeline: Timeline,
     view: TraceView,
     done: Option<String>,
@@ -128,7 +133,7 @@ impl Simulation {
         let t = Timings::with_overrides(&plan.sim);
         let mut sim = Simulation {
             k: Kernel::new(plan.seed),
-            store: Store::default(),
+            store: Store::for_plan(&plan),
             scheduling: Scheduling::new(&plan),
             kubelet: Kubelet::default(),
             nodes: NodeLifecycle::default(),
@@ -139,6 +144,8 @@ impl Simulation {
             faults: Faults::default(),
             quotas: Quotas,
             scheduled: ScheduledApps::default(),
+            upgrades: Upgrades::default(),
+            finished_upgrades: Vec::new(),
             timeline: Timeline::new(&plan),
             view: TraceView::current_only(),
             done: None,
@@ -249,6 +256,7 @@ impl Simulation {
     pub fn apply(&mut self, action: Action, by: &str, sink: &mut dyn Sink) -> Result<String, String> {
         self.emit(Event::ApiWrite { action: action.clone(), by: by.to_string() });
         let outcome = self.carry_out(action);
+        self.upgrades_finished();
         self.flush(sink);
         outcome
     }
@@ -283,6 +291,10 @@ impl Simulation {
                 let id = pod(self, &key)?;
                 self.delete_pod(id, "deleted through the API");
                 Ok(String::new())
+            }
+            Action::EvictPod { pod: key } => {
+                let id = pod(self, &key)?;
+                self.evict(id, "Evicted: through the Eviction API").map(|()| String::new()).map_err(|r| r.to_string())
             }
             Action::DeleteNode { node: name } => {
                 let n = node(self, &name)?;
@@ -376,6 +388,7 @@ impl Simulation {
             spec: Arc::new(compiled),
             image: spec.image,
             from_registry: false,
+            public_image: false,
             app: Some(app_key),
             role: Some(SparkRole::Driver),
             component: None,
@@ -476,10 +489,25 @@ impl Simulation {
             Ev::Faults(e) => Faults::handle(self, e),
             Ev::Quota(e) => Quotas::handle(self, e),
             Ev::Scheduled(e) => ScheduledApps::handle(self, e),
+            Ev::Upgrade(e) => Upgrades::handle(self, e),
             Ev::Timeline(timer) => {
                 let fx = self.timeline.on_timer(timer, &self.view);
                 self.apply_effects(fx);
             }
+        }
+        self.upgrades_finished();
+    }
+
+    /// Feeds the outcomes of upgrade steps that finished to the timeline (which may start the
+    /// next step).
+    fn upgrades_finished(&mut self) {
+        while !self.finished_upgrades.is_empty() {
+            let outcome = self.finished_upgrades.remove(0);
+            if self.done.is_some() {
+                continue;
+            }
+            let fx = self.timeline.completed(outcome, &self.view);
+            self.apply_effects(fx);
         }
     }
 
@@ -529,6 +557,14 @@ impl Simulation {
                     Ok(String::new())
                 }
                 Effect::Patch { apps, spec } => Operator::patch_apps(self, &apps, &spec),
+                Effect::Upgrade(u) => {
+                    // The step completes when the upgrade reports its end.
+                    Upgrades::start(self, &u);
+                    if self.finished_upgrades.is_empty() {
+                        continue;
+                    }
+                    self.finished_upgrades.remove(0)
+                }
             };
             let more = self.timeline.completed(outcome, &self.view);
             for e in more.into_iter().rev() {
@@ -587,16 +623,19 @@ impl Simulation {
                 Some(up) => *up = true,
                 None => Drivers::process_up(self, id),
             },
-            Signal::PodGone(_, owner) => match owner {
-                Owner::Driver { app, run } => {
-                    Drivers::driver_gc(self, app, run);
-                    if !self.store.app(app).external {
-                        Operator::driver_pod_gone(self, app, run);
+            Signal::PodGone(_, owner) => {
+                match owner {
+                    Owner::Driver { app, run } => {
+                        Drivers::driver_gc(self, app, run);
+                        if !self.store.app(app).external {
+                            Operator::driver_pod_gone(self, app, run);
+                        }
                     }
+                    Owner::Executor { app, run, exec } => Drivers::executor_pod_gone(self, app, run, exec),
+                    Owner::Component(c) => Deployments::pod_changed(self, c),
                 }
-                Owner::Executor { app, run, exec } => Drivers::executor_pod_gone(self, app, run, exec),
-                Owner::Component(c) => Deployments::pod_changed(self, c),
-            },
+                Upgrades::pod_gone(self);
+            }
             Signal::PodForgotten(id) => Scheduling::forget(self, id),
             Signal::ResourcesFreed => Scheduling::on_resources_freed(self),
             Signal::NodeAdded(n) => {
@@ -622,6 +661,14 @@ impl Simulation {
             Signal::QuotaRecalc(ns) => Quotas::recalc(self, &ns),
             Signal::AppCreated(id) => Operator::app_created(self, id),
             Signal::OperatorElected => ScheduledApps::elected(self),
+            Signal::LeaderChanged => Upgrades::leader_changed(self),
+            Signal::PlatformChanged => Upgrades::platform_changed(self),
+            Signal::RollDeployment { deployment, image } => {
+                Deployments::roll(self, deployment, image);
+            }
+            Signal::UpgradeFinished(outcome) => self.finished_upgrades.push(outcome),
+            Signal::WatchesReconnected => Operator::relist(self),
+            Signal::ControlPlaneUpgraded(minor) => Scheduling::set_kubernetes_minor(self, minor),
         }
     }
 }
@@ -712,4 +759,5 @@ own_state!(
     faults: Faults,
     quotas: Quotas,
     scheduled: ScheduledApps,
+    upgrades: Upgrades,
 );

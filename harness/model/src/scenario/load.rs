@@ -13,9 +13,10 @@ use crate::faults::{CATALOG, DEFAULT_SPOT_NOTICE, Fault, FaultKind, FaultSpec, N
 use crate::kube::Toleration;
 use crate::podspec::{self, SparkRole, executor_cores, executor_instances};
 use crate::quantity::{parse_cpu_millis, parse_spark_mib};
-use crate::source::{Diagnostic, Diagnostics, Source, did_you_mean};
+use crate::source::{Diagnostic, Diagnostics, Override, Source, did_you_mean};
 use crate::sparkapp::SparkVersion;
 use crate::topology::{Topology, is_dns_label};
+use crate::upgrade::{Budget, IntOrPercent, NodeStrategy, PdbSelector, PodDisruptionBudget, Upgrade, UpgradeTarget, parse_minor};
 
 /// Read access to the files a scenario references. The CLI passes the real file system.
 pub trait Files {
@@ -87,6 +88,11 @@ pub fn default_work(app: &crate::sparkapp::SparkApplication) -> Work {
 
 /// Loads and validates a scenario file.
 pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
+    load_with(path, files, seed, &[])
+}
+
+/// Loads and validates a scenario file with `--set` overrides applied to its YAML tree first.
+pub fn load_with(path: &Path, files: &dyn Files, seed: Option<u64>, overrides: &[Override]) -> Result<Scenario, Diagnostics> {
     let name = display(path);
     let text = files.read(path).map_err(|e| Diagnostic {
         file: name.clone(),
@@ -97,12 +103,24 @@ pub fn load(path: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenari
         help: None,
         snippet: None,
     })?;
-    load_str(&name, &text, path.parent().unwrap_or(Path::new(".")), files, seed)
+    load_str_with(&name, &text, path.parent().unwrap_or(Path::new(".")), files, seed, overrides)
 }
 
 /// Loads a scenario from text; relative references resolve from `base`.
 pub fn load_str(name: &str, text: &str, base: &Path, files: &dyn Files, seed: Option<u64>) -> Result<Scenario, Diagnostics> {
-    let src = Source::new(name, text);
+    load_str_with(name, text, base, files, seed, &[])
+}
+
+/// [`load_str`] with `--set` overrides.
+pub fn load_str_with(
+    name: &str,
+    text: &str,
+    base: &Path,
+    files: &dyn Files,
+    seed: Option<u64>,
+    overrides: &[Override],
+) -> Result<Scenario, Diagnostics> {
+    let src = Source::with_overrides(name, text, overrides)?;
     let raw: RawScenario = src.parse()?;
     // Every app manifest and generated app is validated against the CRD: compile it once.
     let _schema = crate::crd::hold_schema();
@@ -171,6 +189,9 @@ const CA_UTILIZATION_PERCENT: u32 = 50;
 pub const DEFAULT_PROVISIONING: Dur = Dur::secs(90);
 /// Registered → Ready (kubelet status, CNI): about 10 s (inference).
 pub const DEFAULT_NODE_READY: Dur = Dur::secs(10);
+/// How long an EKS control-plane upgrade replaces its API server instances: "several minutes"
+/// (`update-cluster.adoc`, platform-ops.md §4.b); the number is sparkrig's (unverified).
+const DEFAULT_CONTROL_PLANE_UPGRADE: Dur = Dur::mins(8);
 /// A guard against runaway patterns.
 const MAX_ARRIVALS: usize = 1_000_000;
 /// Tasks per executor core when a workload does not say.
@@ -270,9 +291,22 @@ impl Cx<'_> {
         let mut steps = Vec::new();
         let mut active: Vec<String> = Vec::new();
         let mut injected: BTreeSet<String> = BTreeSet::new();
+        let mut upgrades: BTreeSet<String> = BTreeSet::new();
         for (i, s) in raw.steps.iter().enumerate() {
             let path = format!("steps[{i}]");
             match s {
+                RawStep::Upgrade(u) => {
+                    if let Some(up) = self.upgrade(&format!("{path}.upgrade"), u, &topology) {
+                        if !upgrades.insert(up.id.clone()) {
+                            self.err(
+                                &format!("{path}.upgrade"),
+                                format!("an upgrade `{}` is already in the timeline", up.id),
+                                Some("give this one its own `id`".into()),
+                            );
+                        }
+                        steps.push(Step::Upgrade(up));
+                    }
+                }
                 RawStep::Sleep(d) => steps.push(Step::Sleep(*d)),
                 RawStep::Inject(f) => {
                     if let Some(fault) = self.fault(&format!("{path}.inject"), f, &topology) {
@@ -356,6 +390,59 @@ impl Cx<'_> {
             }
             let apps = self.app_sel(&format!("expect.recovery[{i}].apps"), r.apps.as_ref());
             expectations.push(Expectation::Recovery { fault: r.fault.clone(), within: r.within, apps });
+        }
+        for (i, u) in raw.expect.upgrades.iter().enumerate() {
+            let path = format!("expect.upgrades[{i}]");
+            let id = |cx: &mut Self, required: bool| -> Option<String> {
+                match &u.upgrade {
+                    Some(id) if upgrades.contains(id) => Some(id.clone()),
+                    Some(id) => {
+                        let help = did_you_mean(id, upgrades.iter().map(String::as_str)).or_else(|| {
+                            (!upgrades.is_empty()).then(|| format!("upgrades: {}", upgrades.iter().cloned().collect::<Vec<_>>().join(", ")))
+                        });
+                        cx.err(&format!("{path}.upgrade"), format!("no step upgrades `{id}`"), help);
+                        None
+                    }
+                    None if required => {
+                        cx.err(&format!("{path}.upgrade"), "name the upgrade (its step's `id`)", None);
+                        None
+                    }
+                    None => None,
+                }
+            };
+            let mut any = false;
+            if let Some(within) = u.completes_within {
+                any = true;
+                if let Some(upgrade) = id(self, true) {
+                    expectations.push(Expectation::UpgradeCompletes { upgrade, within });
+                }
+            }
+            if let Some(b) = u.rejection_window {
+                any = true;
+                if b.min.is_none() && b.max.is_none() {
+                    self.err(&format!("{path}.rejectionWindow"), "give `min` and/or `max`", None);
+                }
+                if let Some(upgrade) = id(self, true) {
+                    expectations.push(Expectation::RejectionWindow { upgrade, min: b.min, max: b.max });
+                }
+            }
+            if u.no_app_fails == Some(true) {
+                any = true;
+                let upgrade = id(self, false);
+                let apps = self.app_sel(&format!("{path}.apps"), u.apps.as_ref());
+                if u.upgrade.is_none() || upgrade.is_some() {
+                    expectations.push(Expectation::NoAppFailsBecauseOfUpgrade { upgrade, apps });
+                }
+            } else if u.apps.is_some() {
+                self.err(&format!("{path}.apps"), "`apps` goes with `noAppFails: true`", None);
+            }
+            if !any {
+                self.err(
+                    &path,
+                    "an upgrade expectation needs `completesWithin`, `noAppFails: true` or `rejectionWindow`",
+                    Some("e.g. `{upgrade: executors, completesWithin: 45m, noAppFails: true}`".into()),
+                );
+            }
         }
         if expectations.is_empty() {
             self.err(
@@ -543,7 +630,7 @@ impl Cx<'_> {
     fn stack(&mut self, raw: &RawStack, topology: &Topology) -> Stack {
         let kubernetes_minor = match &raw.kubernetes {
             None => DEFAULT_KUBERNETES_MINOR,
-            Some(k) => match parse_kube_minor(&k.version) {
+            Some(k) => match parse_minor(&k.version) {
                 Some(m) => m,
                 None => {
                     self.err("stack.kubernetes.version", format!("`{}` is not a Kubernetes version like 1.34", k.version), None);
@@ -566,6 +653,11 @@ impl Cx<'_> {
                 Toleration::exists(crate::kube::CONTROL_PLANE_TAINT, Some(crate::kube::TaintEffect::NoSchedule)),
             ],
         };
+        let coredns = self.component("stack.coredns", raw.coredns.as_ref(), topology, DEFAULT_COREDNS_REPLICAS, coredns_default);
+        let minio = self.component("stack.minio", raw.minio.as_ref(), topology, 1, Placement::default());
+        let registry = self.component("stack.registry", raw.registry.as_ref(), topology, 1, Placement::default());
+        let history_server = self.component("stack.historyServer", raw.history_server.as_ref(), topology, 1, Placement::default());
+        let pdbs = self.pdbs(raw, &op, &webhook, [&coredns, &minio, &registry, &history_server]);
         Stack {
             kubernetes_minor,
             operator: Operator {
@@ -580,16 +672,18 @@ impl Cx<'_> {
                 placement,
                 service_accounts: op.service_accounts.clone(),
                 priority_class: op.priority_class_name.clone(),
+                driver_pdb: op.driver_pod_disruption_budget.unwrap_or(false),
             },
             spark_version: raw.spark.as_ref().and_then(|s| s.version.clone()),
-            coredns: self.component("stack.coredns", raw.coredns.as_ref(), topology, DEFAULT_COREDNS_REPLICAS, coredns_default),
-            minio: self.component("stack.minio", raw.minio.as_ref(), topology, 1, Placement::default()),
-            registry: self.component("stack.registry", raw.registry.as_ref(), topology, 1, Placement::default()),
-            history_server: self.component("stack.historyServer", raw.history_server.as_ref(), topology, 1, Placement::default()),
+            coredns,
+            minio,
+            registry,
+            history_server,
             scheduler_qps: raw.scheduler.as_ref().and_then(|s| s.qps).unwrap_or(DEFAULT_SCHEDULER_QPS).max(1),
             scheduler_burst: raw.scheduler.as_ref().and_then(|s| s.burst).unwrap_or(DEFAULT_SCHEDULER_BURST).max(1),
             autoscaler: self.autoscaler(raw.autoscaler.as_ref(), topology),
             tenancy: self.tenancy(raw, webhook.resource_quota_enforcement.unwrap_or(false)),
+            pdbs,
         }
     }
 
@@ -817,6 +911,249 @@ impl Cx<'_> {
             }
         }
         out
+    }
+
+    /// `minAvailable` xor `maxUnavailable`.
+    fn budget(&mut self, path: &str, min_available: Option<IntOrPercent>, max_unavailable: Option<IntOrPercent>) -> Option<Budget> {
+        match (min_available, max_unavailable) {
+            (Some(m), None) => Some(Budget::MinAvailable(m)),
+            (None, Some(m)) => Some(Budget::MaxUnavailable(m)),
+            _ => {
+                self.err(path, "a PodDisruptionBudget takes exactly one of `minAvailable` and `maxUnavailable`", None);
+                None
+            }
+        }
+    }
+
+    /// The components' PDBs and the listed ones. Names and selectors follow the manifests that
+    /// would create them: the operator chart's `<component>-pdb` (`templates/*/poddisruptionbudget.yaml`,
+    /// which fail unless replicas > 1 and take only `minAvailable`), and `<deployment>-pdb` for
+    /// the others (sparkrig's naming: kubeadm ships no CoreDNS PDB).
+    fn pdbs(&mut self, raw: &RawStack, op: &RawOperator, webhook: &RawWebhook, comps: [&Component; 4]) -> Vec<PodDisruptionBudget> {
+        let mut out = Vec::new();
+        let chart = [
+            (
+                "stack.sparkOperator.podDisruptionBudget",
+                op.pod_disruption_budget.as_ref(),
+                "spark-operator-controller",
+                op.replicas.unwrap_or(1),
+                "controller",
+            ),
+            (
+                "stack.sparkOperator.webhook.podDisruptionBudget",
+                webhook.pod_disruption_budget.as_ref(),
+                "spark-operator-webhook",
+                webhook.replicas.unwrap_or(1),
+                "webhook",
+            ),
+        ];
+        for (path, b, name, replicas, key) in chart {
+            let Some(b) = b else { continue };
+            if replicas <= 1 {
+                self.err(
+                    path,
+                    format!("{key}.replicas must be greater than 1 to enable pod disruption budget for {key} (the chart refuses it)"),
+                    Some(format!("raise the {key} replicas to 2")),
+                );
+            }
+            if b.max_unavailable.is_some() {
+                self.err(
+                    &format!("{path}.maxUnavailable"),
+                    format!("the chart's {key}.podDisruptionBudget takes `minAvailable` only"),
+                    None,
+                );
+                continue;
+            }
+            if let Some(budget) = self.budget(path, b.min_available, None) {
+                out.push(PodDisruptionBudget {
+                    name: format!("{name}-pdb"),
+                    namespace: "spark-operator".into(),
+                    selector: PdbSelector::Component(name.into()),
+                    budget,
+                });
+            }
+        }
+        let plain = [
+            ("stack.coredns", raw.coredns.as_ref(), "coredns", "kube-system", comps[0]),
+            ("stack.minio", raw.minio.as_ref(), "minio", "minio", comps[1]),
+            ("stack.registry", raw.registry.as_ref(), "registry", "registry", comps[2]),
+            ("stack.historyServer", raw.history_server.as_ref(), "spark-history-server", "spark-history", comps[3]),
+        ];
+        for (path, r, name, namespace, c) in plain {
+            let Some(b) = r.and_then(|r| r.pod_disruption_budget.as_ref()) else { continue };
+            let path = format!("{path}.podDisruptionBudget");
+            if !c.enabled {
+                self.err(&path, "the component is not deployed", None);
+            }
+            if let Some(budget) = self.budget(&path, b.min_available, b.max_unavailable) {
+                out.push(PodDisruptionBudget {
+                    name: format!("{name}-pdb"),
+                    namespace: namespace.into(),
+                    selector: PdbSelector::Component(name.into()),
+                    budget,
+                });
+            }
+        }
+        for (i, p) in raw.pod_disruption_budgets.iter().enumerate() {
+            let path = format!("stack.podDisruptionBudgets[{i}]");
+            if p.selector.is_empty() {
+                self.err(&format!("{path}.selector"), "an empty selector selects no pod", None);
+            }
+            if out.iter().any(|o: &PodDisruptionBudget| o.name == p.name && o.namespace == p.namespace.as_deref().unwrap_or("default")) {
+                self.err(&format!("{path}.name"), format!("a PodDisruptionBudget `{}` already exists", p.name), None);
+            }
+            if let Some(budget) = self.budget(&path, p.min_available, p.max_unavailable) {
+                out.push(PodDisruptionBudget {
+                    name: p.name.clone(),
+                    namespace: p.namespace.clone().unwrap_or_else(|| "default".into()),
+                    selector: PdbSelector::Labels(p.selector.clone()),
+                    budget,
+                });
+            }
+        }
+        out
+    }
+
+    /// An `upgrade` step: one target, the parameters that apply to it.
+    fn upgrade(&mut self, path: &str, u: &RawUpgrade, topology: &Topology) -> Option<Upgrade> {
+        let targets: Vec<&str> =
+            [("nodegroup", u.nodegroup.is_some()), ("sparkOperator", u.spark_operator.is_some()), ("kubernetes", u.kubernetes.is_some())]
+                .into_iter()
+                .filter_map(|(n, on)| on.then_some(n))
+                .collect();
+        let [target] = targets.as_slice() else {
+            self.err(
+                path,
+                if targets.is_empty() {
+                    "an upgrade needs a target".to_string()
+                } else {
+                    format!("one target per upgrade step, not {}", targets.join(" and "))
+                },
+                Some("`nodegroup: NAME`, `sparkOperator: VERSION` or `kubernetes: \"1.35\"`".into()),
+            );
+            return None;
+        };
+        let set: Vec<&str> = [
+            ("version", u.version.is_some()),
+            ("strategy", u.strategy.is_some()),
+            ("maxUnavailable", u.max_unavailable.is_some()),
+            ("surge", u.surge.is_some()),
+            ("force", u.force.is_some()),
+            ("budget", u.budget.is_some()),
+            ("upgradeCrds", u.upgrade_crds.is_some()),
+            ("duration", u.duration.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, on)| on.then_some(n))
+        .collect();
+        let drift = u.strategy == Some(RawNodeStrategy::Drift);
+        let minimal = u.strategy == Some(RawNodeStrategy::Minimal);
+        let allowed: &[&str] = match *target {
+            "nodegroup" if drift => &["version", "strategy", "budget"],
+            "nodegroup" if minimal => &["version", "strategy", "maxUnavailable", "force"],
+            "nodegroup" => &["version", "strategy", "maxUnavailable", "surge", "force"],
+            "sparkOperator" => &["upgradeCrds"],
+            _ => &["duration"],
+        };
+        for p in set.iter().filter(|p| !allowed.contains(p)) {
+            let what = if *target == "nodegroup" {
+                format!(
+                    "a {} nodegroup upgrade",
+                    if drift {
+                        "drift"
+                    } else if minimal {
+                        "minimal"
+                    } else {
+                        "rolling"
+                    }
+                )
+            } else {
+                format!("a {target} upgrade")
+            };
+            self.err(&format!("{path}.{p}"), format!("`{p}` does not apply to {what}"), Some(format!("it takes: {}", allowed.join(", "))));
+        }
+        let minor = |cx: &mut Self, field: &str, v: &str| {
+            let m = parse_minor(v);
+            if m.is_none() {
+                cx.err(&format!("{path}.{field}"), format!("`{v}` is not a Kubernetes version like 1.35"), None);
+            }
+            m
+        };
+        let target = match *target {
+            "nodegroup" => {
+                let group = u.nodegroup.clone().expect("checked");
+                match topology.group(&group) {
+                    Some(g) if g.role == crate::topology::Role::ControlPlane => {
+                        self.err(&format!("{path}.nodegroup"), "the control-plane group is upgraded with `kubernetes:`", None);
+                        return None;
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.errs.push(topology.unknown_group(self.src, &format!("{path}.nodegroup"), &group));
+                        return None;
+                    }
+                }
+                let version = match &u.version {
+                    Some(v) => Some(minor(self, "version", v)?),
+                    None => None,
+                };
+                let strategy = if drift {
+                    // Karpenter NodePool `disruption.budgets` default `[{nodes: "10%"}]` (reference/kube-scheduler.md §7.2).
+                    NodeStrategy::Drift { budget: u.budget.unwrap_or(IntOrPercent::Percent(10)) }
+                } else {
+                    // EKS `updateConfig.maxUnavailable` default 1 (platform-ops.md §4.a).
+                    let max_unavailable = u.max_unavailable.unwrap_or(IntOrPercent::Int(1));
+                    if max_unavailable.scaled(100, true) == 0 {
+                        self.err(&format!("{path}.maxUnavailable"), "maxUnavailable must be at least 1 (or 1%)", None);
+                    }
+                    if matches!(max_unavailable, IntOrPercent::Percent(p) if p > 100) {
+                        self.err(&format!("{path}.maxUnavailable"), "a percentage of at most 100%", None);
+                    }
+                    if u.surge == Some(0) {
+                        self.err(
+                            &format!("{path}.surge"),
+                            "a rolling update launches at least one node first",
+                            Some("use `strategy: minimal` to replace without a surge".into()),
+                        );
+                    }
+                    let force = u.force.unwrap_or(false);
+                    if minimal {
+                        NodeStrategy::Minimal { max_unavailable, force }
+                    } else {
+                        NodeStrategy::Rolling { max_unavailable, surge: u.surge, force }
+                    }
+                };
+                UpgradeTarget::Nodegroup { group, minor: version, strategy }
+            }
+            "sparkOperator" => {
+                let version = u.spark_operator.clone().expect("checked");
+                let ok = version.trim_start_matches('v').split('.').count() == 3
+                    && version.trim_start_matches('v').split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+                if !ok {
+                    self.err(&format!("{path}.sparkOperator"), format!("`{version}` is not a chart version like 2.5.2"), None);
+                    return None;
+                }
+                UpgradeTarget::SparkOperator {
+                    version: version.trim_start_matches('v').to_string(),
+                    upgrade_crds: u.upgrade_crds.unwrap_or(false),
+                }
+            }
+            _ => {
+                let m = minor(self, "kubernetes", u.kubernetes.as_deref().expect("checked"))?;
+                // EKS: "several minutes" per control-plane upgrade (platform-ops.md §4.b); the
+                // figure itself is not documented (unverified).
+                UpgradeTarget::Kubernetes { minor: m, duration: u.duration.unwrap_or(DEFAULT_CONTROL_PLANE_UPGRADE) }
+            }
+        };
+        let id = u.id.clone().unwrap_or_else(|| match &target {
+            UpgradeTarget::Nodegroup { group, .. } => group.clone(),
+            UpgradeTarget::SparkOperator { .. } => "spark-operator".into(),
+            UpgradeTarget::Kubernetes { .. } => "kubernetes".into(),
+        });
+        if !is_dns_label(&id) {
+            self.err(&format!("{path}.id"), format!("`{id}` is not a valid id (lower-case letters, digits and '-')"), None);
+        }
+        Some(Upgrade { id, target })
     }
 
     fn autoscaler(&mut self, raw: Option<&RawAutoscaler>, topology: &Topology) -> Option<Autoscaler> {
@@ -1395,12 +1732,6 @@ impl Cx<'_> {
 
 fn templates_name(t: &AppTemplate) -> String {
     t.app.metadata.name.clone()
-}
-
-fn parse_kube_minor(v: &str) -> Option<u32> {
-    let mut it = v.trim_start_matches('v').split('.');
-    (it.next()? == "1").then_some(())?;
-    it.next()?.parse().ok()
 }
 
 /// RFC 1123 subdomain (PriorityClass names).

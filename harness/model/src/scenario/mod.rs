@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use load::{
-    DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, WORK_ANNOTATION, default_work, load, load_str, merge_patch, work_annotation,
-    work_of,
+    DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Files, MemFiles, WORK_ANNOTATION, default_work, load, load_str, load_str_with, load_with,
+    merge_patch, work_annotation, work_of,
 };
 pub use raw::{Expander, FailurePolicy};
 pub use select::{AppSel, PodSel, glob_match};
@@ -27,6 +27,7 @@ use crate::sparkapp::SparkApplication;
 use crate::time::{Dur, Time};
 use crate::topology::Topology;
 use crate::trace::TraceView;
+use crate::upgrade::{PodDisruptionBudget, Upgrade};
 
 /// A validated, resolved scenario: the plan.
 #[derive(Debug, Clone)]
@@ -148,6 +149,8 @@ pub enum Step {
         /// JSON merge patch of `spec`.
         spec: serde_json::Value,
     },
+    /// Upgrade something; the step ends when the upgrade does (and fails if it fails).
+    Upgrade(Upgrade),
 }
 
 impl Step {
@@ -163,11 +166,13 @@ impl Step {
             Step::Inject(f) => format!("inject {} ({})", f.id, f.spec.target()),
             Step::Heal(id) => format!("heal {id}"),
             Step::Patch { apps, spec } => format!("patch apps {apps}: {spec}"),
+            Step::Upgrade(u) => u.describe(),
         }
     }
 }
 
-/// What a wait waits for.
+/// What a wait waits for. Apps the API server refused to create (`app_rejected`) are not
+/// waited for: they will never exist.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     /// Every selected app is in one of the states now.
@@ -222,9 +227,11 @@ impl Condition {
     pub fn holds(&self, view: &TraceView, expected_apps: &BTreeSet<String>) -> bool {
         let count =
             |m: &BTreeMap<AppState, usize>, states: &[AppState]| states.iter().map(|s| m.get(s).copied().unwrap_or(0)).sum::<usize>();
+        // Apps the API server refused to create will never exist: nothing to wait for.
+        let expected = || expected_apps.len() - view.rejected.keys().filter(|a| expected_apps.contains(*a)).count();
         match self {
-            Condition::AppsIn { apps: AppSel::All, states } => count(&view.app_states, states) == expected_apps.len(),
-            Condition::AppsReached { apps: AppSel::All, state } => count(&view.app_reached, &[*state]) == expected_apps.len(),
+            Condition::AppsIn { apps: AppSel::All, states } => count(&view.app_states, states) == expected(),
+            Condition::AppsReached { apps: AppSel::All, state } => count(&view.app_reached, &[*state]) == expected(),
             Condition::PodsIn { pods, phase, count: want }
                 if matches!(pods, PodSel::Drivers | PodSel::Executors | PodSel::Spark | PodSel::All) =>
             {
@@ -269,7 +276,12 @@ fn apps_not<'a>(
     sel: &AppSel,
     ok: impl Fn(Option<&crate::trace::AppView>) -> bool,
 ) -> Vec<&'a str> {
-    expected.iter().filter(|a| sel.matches(a)).filter(|a| !ok(view.apps.get(*a))).map(String::as_str).collect()
+    expected
+        .iter()
+        .filter(|a| sel.matches(a) && !view.rejected.contains_key(*a))
+        .filter(|a| !ok(view.apps.get(*a)))
+        .map(String::as_str)
+        .collect()
 }
 
 fn summarise_apps(view: &TraceView, bad: Vec<&str>, what: &str) -> Result<(), String> {
@@ -313,6 +325,8 @@ pub struct Stack {
     pub autoscaler: Option<Autoscaler>,
     /// Namespaces (quotas, limit ranges) and priority classes.
     pub tenancy: crate::tenancy::Tenancy,
+    /// PodDisruptionBudgets (the components' and the listed ones).
+    pub pdbs: Vec<PodDisruptionBudget>,
 }
 
 /// The Cluster Autoscaler as deployed.
@@ -361,6 +375,8 @@ pub struct Operator {
     pub service_accounts: Vec<String>,
     /// `priorityClassName` of the controller and webhook pods.
     pub priority_class: Option<String>,
+    /// `--enable-driver-pdb`: every driver gets a PDB with `minAvailable: 1`.
+    pub driver_pdb: bool,
 }
 
 impl Operator {
@@ -491,6 +507,30 @@ pub enum Expectation {
         /// Bounds on due runs that did not start.
         skipped: (Option<u32>, Option<u32>),
     },
+    /// The upgrade completes within the bound of its start.
+    UpgradeCompletes {
+        /// Upgrade id.
+        upgrade: String,
+        /// Bound.
+        within: Dur,
+    },
+    /// No app's run fails while its driver or executors were evicted by an upgrade.
+    NoAppFailsBecauseOfUpgrade {
+        /// Upgrade id (None: any).
+        upgrade: Option<String>,
+        /// Apps.
+        apps: AppSel,
+    },
+    /// While the upgrade ran, the API server's rejections (webhook unavailable) spanned a
+    /// window within bounds (no rejection: a window of 0s).
+    RejectionWindow {
+        /// Upgrade id.
+        upgrade: String,
+        /// At least.
+        min: Option<Dur>,
+        /// At most.
+        max: Option<Dur>,
+    },
     /// A latency objective.
     Slo {
         /// Metric.
@@ -600,6 +640,20 @@ impl Expectation {
                 };
                 format!("scheduled {app}: runs {}, skipped {}", b(runs), b(skipped))
             }
+            Expectation::UpgradeCompletes { upgrade, within } => format!("upgrade {upgrade} completes within {within}"),
+            Expectation::NoAppFailsBecauseOfUpgrade { upgrade: Some(u), apps } => {
+                format!("no app of {apps} fails because of upgrade {u}")
+            }
+            Expectation::NoAppFailsBecauseOfUpgrade { upgrade: None, apps } => format!("no app of {apps} fails because of an upgrade"),
+            Expectation::RejectionWindow { upgrade, min, max } => {
+                let b = match (min, max) {
+                    (Some(a), Some(b)) => format!("in [{a}, {b}]"),
+                    (Some(a), None) => format!(">= {a}"),
+                    (None, Some(b)) => format!("<= {b}"),
+                    (None, None) => "any".into(),
+                };
+                format!("rejection window during upgrade {upgrade} {b}")
+            }
             Expectation::Slo { metric, pods, apps, quantile, bound } => {
                 let q = if *quantile == 100 { "max".to_string() } else { format!("p{quantile}") };
                 let over = if metric.per_pod() { format!("{pods} pods") } else { format!("apps {apps}") };
@@ -626,6 +680,9 @@ impl Expectation {
             | Expectation::ScheduledRuns { .. } => "outcome",
             Expectation::Slo { .. } => "slo",
             Expectation::Recovery { .. } => "recovery",
+            Expectation::UpgradeCompletes { .. } | Expectation::NoAppFailsBecauseOfUpgrade { .. } | Expectation::RejectionWindow { .. } => {
+                "upgrade"
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 use crate::kube::{Labels, Toleration};
 use crate::time::Dur;
 use crate::topology::RawTopology;
+use crate::upgrade::IntOrPercent;
 
 /// A scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +116,9 @@ pub struct RawStack {
     /// PriorityClasses (besides `system-cluster-critical` and `system-node-critical`).
     #[serde(default)]
     pub priority_classes: Vec<RawPriorityClass>,
+    /// PodDisruptionBudgets besides the components' own (`podDisruptionBudget` on each).
+    #[serde(default)]
+    pub pod_disruption_budgets: Vec<RawPdb>,
 }
 
 /// `stack.namespaces[]`.
@@ -225,6 +229,37 @@ pub struct RawPriorityClass {
     pub description: Option<String>,
 }
 
+/// A component's PodDisruptionBudget: exactly one of `minAvailable` and `maxUnavailable`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawBudget {
+    /// `minAvailable`: a count or a percentage.
+    #[serde(default)]
+    pub min_available: Option<IntOrPercent>,
+    /// `maxUnavailable`: a count or a percentage.
+    #[serde(default)]
+    pub max_unavailable: Option<IntOrPercent>,
+}
+
+/// A PodDisruptionBudget over any pods (`stack.podDisruptionBudgets[]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPdb {
+    /// Name.
+    pub name: String,
+    /// Namespace (default `default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `matchLabels`.
+    pub selector: Labels,
+    /// `minAvailable`.
+    #[serde(default)]
+    pub min_available: Option<IntOrPercent>,
+    /// `maxUnavailable`.
+    #[serde(default)]
+    pub max_unavailable: Option<IntOrPercent>,
+}
+
 /// `stack.autoscaler` (Cluster Autoscaler flags).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -312,6 +347,13 @@ pub struct RawOperator {
     /// `controller.priorityClassName` and `webhook.priorityClassName`.
     #[serde(default)]
     pub priority_class_name: Option<String>,
+    /// `controller.podDisruptionBudget` (the chart requires more than one replica).
+    #[serde(default)]
+    pub pod_disruption_budget: Option<RawBudget>,
+    /// `controller.driverPodDisruptionBudget.enable` (`--enable-driver-pdb`, operator master):
+    /// a PDB with `minAvailable: 1` on every driver.
+    #[serde(default)]
+    pub driver_pod_disruption_budget: Option<bool>,
 }
 
 /// `stack.sparkOperator.webhook`.
@@ -331,6 +373,9 @@ pub struct RawWebhook {
     /// whose driver and executors would exceed a scope-less ResourceQuota.
     #[serde(default)]
     pub resource_quota_enforcement: Option<bool>,
+    /// `webhook.podDisruptionBudget` (the chart requires more than one replica).
+    #[serde(default)]
+    pub pod_disruption_budget: Option<RawBudget>,
 }
 
 /// Admission webhook failure policy.
@@ -367,6 +412,9 @@ pub struct RawComponent {
     /// `priorityClassName` of its pods.
     #[serde(default)]
     pub priority_class_name: Option<String>,
+    /// A PodDisruptionBudget over its pods.
+    #[serde(default)]
+    pub pod_disruption_budget: Option<RawBudget>,
 }
 
 /// Where a component runs.
@@ -512,6 +560,65 @@ pub enum RawStep {
     Heal(String),
     /// Merge-patch the spec of apps (`suspend`, or a change that invalidates and reruns them).
     Patch(RawPatch),
+    /// Upgrade a nodegroup, the Spark Operator chart or the control plane; the step ends when
+    /// the upgrade does.
+    Upgrade(RawUpgrade),
+}
+
+/// `upgrade`: exactly one of `nodegroup`, `sparkOperator` and `kubernetes`, with the
+/// parameters of that target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawUpgrade {
+    /// Id for expectations (default: the nodegroup's name, `spark-operator` or `kubernetes`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A nodegroup to roll to new nodes.
+    #[serde(default)]
+    pub nodegroup: Option<String>,
+    /// The Spark Operator chart version to upgrade to.
+    #[serde(default)]
+    pub spark_operator: Option<String>,
+    /// The Kubernetes minor to move the control plane to (`1.35`).
+    #[serde(default)]
+    pub kubernetes: Option<String>,
+    /// nodegroup: kubelet version of the new nodes (default: the control plane's).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// nodegroup: `rolling` (EKS managed nodegroup default), `minimal` (EKS MINIMAL) or
+    /// `drift` (Karpenter).
+    #[serde(default)]
+    pub strategy: Option<RawNodeStrategy>,
+    /// nodegroup, rolling: nodes updated at once, a count or a percentage (default 1).
+    #[serde(default)]
+    pub max_unavailable: Option<IntOrPercent>,
+    /// nodegroup, rolling: new nodes launched first (default max(2 × zones, maxUnavailable)).
+    #[serde(default)]
+    pub surge: Option<u32>,
+    /// nodegroup, rolling: evict ignoring PodDisruptionBudgets (`--force`).
+    #[serde(default)]
+    pub force: Option<bool>,
+    /// nodegroup, drift: the disruption budget in nodes (default 10%).
+    #[serde(default)]
+    pub budget: Option<IntOrPercent>,
+    /// sparkOperator: `hook.upgradeCrd` (default false).
+    #[serde(default)]
+    pub upgrade_crds: Option<bool>,
+    /// kubernetes: how long the API server instances take to be replaced.
+    #[serde(default)]
+    pub duration: Option<Dur>,
+}
+
+/// `strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawNodeStrategy {
+    /// EKS managed nodegroup rolling update.
+    Rolling,
+    /// EKS managed nodegroup `updateStrategy: MINIMAL`.
+    Minimal,
+    /// Karpenter drift replacement.
+    Drift,
 }
 
 /// `inject: coredns-down` or `inject: {fault: node-loss, ...}`.
@@ -652,6 +759,43 @@ pub struct RawExpect {
     /// Recovery after a fault is healed.
     #[serde(default)]
     pub recovery: Vec<RawRecovery>,
+    /// How upgrades went.
+    #[serde(default)]
+    pub upgrades: Vec<RawUpgradeExpect>,
+}
+
+/// `upgrades[]`: checks on one upgrade step (or, for `noAppFails`, on every one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawUpgradeExpect {
+    /// The upgrade's id (`noAppFails` alone: default every upgrade).
+    #[serde(default)]
+    pub upgrade: Option<String>,
+    /// The upgrade completes within this long of its start.
+    #[serde(default)]
+    pub completes_within: Option<Dur>,
+    /// No app's run fails while its driver or executors were evicted by the upgrade.
+    #[serde(default)]
+    pub no_app_fails: Option<bool>,
+    /// With `noAppFails`: which apps (default all).
+    #[serde(default)]
+    pub apps: Option<String>,
+    /// The window during which the API server rejected apps or Spark pods (webhook
+    /// unavailable) while the upgrade ran: its length within bounds.
+    #[serde(default)]
+    pub rejection_window: Option<RawDurBounds>,
+}
+
+/// `{min: 1s, max: 2m}`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDurBounds {
+    /// At least.
+    #[serde(default)]
+    pub min: Option<Dur>,
+    /// At most.
+    #[serde(default)]
+    pub max: Option<Dur>,
 }
 
 /// `recovery`: after `fault` is healed, every app not yet finished progresses within `within`.

@@ -76,6 +76,10 @@ pub fn bench_table(r: &BenchReport, color: bool) -> String {
             clock(run.peak_pending_at_ms),
             peaks.join(", ")
         );
+        if !run.upgrade_ms.is_empty() {
+            let ups: Vec<String> = run.upgrade_ms.iter().map(|(id, ms)| format!("{id} {}", Dur(*ms))).collect();
+            let _ = writeln!(out, "  upgrades completed in: {}", ups.join(", "));
+        }
         let _ = writeln!(out);
         timeline(&mut out, run);
         quotas(&mut out, run);

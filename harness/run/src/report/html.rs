@@ -898,6 +898,7 @@ mod tests {
                     cpu_millis: 1,
                     memory_bytes: 1,
                     pods: 1,
+                    kubelet_version: None,
                 },
             ),
             rec(

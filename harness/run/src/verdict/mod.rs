@@ -13,6 +13,7 @@
 //! | [`nodes`] | nodegroup sizes (peak, final) |
 //! | [`slo`] | latency percentiles |
 //! | [`recovery`] | progress after a fault is healed |
+//! | [`upgrades`] | an upgrade completes within a bound, no app fails because of one, the webhook's rejection window |
 //!
 //! It reads nothing but the trace and the plan, so a saved trace gives the same verdict as the
 //! live run (`sparkrig verdict`).
@@ -26,6 +27,7 @@ pub mod recovery;
 pub mod scheduled;
 pub mod slo;
 pub mod states;
+pub mod upgrades;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -201,6 +203,9 @@ fn check_for(e: &Expectation) -> Box<dyn Check> {
         }),
         Expectation::Recovery { fault, within, apps } => Box::new(recovery::Recovery::new(fault.clone(), *within, apps.clone())),
         Expectation::ScheduledRuns { app, runs, skipped } => Box::new(scheduled::Runs { app: app.clone(), runs: *runs, skipped: *skipped }),
+        Expectation::UpgradeCompletes { upgrade, within } => Box::new(upgrades::Completes::new(upgrade.clone(), *within)),
+        Expectation::NoAppFailsBecauseOfUpgrade { upgrade, apps } => Box::new(upgrades::NoAppFails::new(upgrade.clone(), apps.clone())),
+        Expectation::RejectionWindow { upgrade, min, max } => Box::new(upgrades::RejectionWindow::new(upgrade.clone(), *min, *max)),
     }
 }
 
@@ -524,6 +529,7 @@ pub(crate) mod testing {
             cpu_millis: 8000,
             memory_bytes: 32 << 30,
             pods: 110,
+            kubelet_version: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Pod outcomes: pods that showed a text (a waiting reason, a scheduling message, an exit), pods
+//! Pod outcomes: pods that showed a text (a waiting reason, a scheduling message, an exit, an
+//! upgrade phase about it such as `eviction-blocked`), pods
 //! bound outside nodegroups, pods still Pending at the end. Evidence is gathered as records
 //! arrive: pods are recreated under the same name, so the final view alone would lose it.
 
@@ -32,6 +33,7 @@ fn pod_text(rec: &Record) -> Option<(&str, String, Option<&str>)> {
         }
         Event::PodCreateFailed { pod, message, .. } => (pod, format!("create failed: {message}"), None),
         Event::PodTerminating { pod, reason } => (pod, format!("terminating: {reason}"), None),
+        Event::Upgrade { upgrade, phase, pod: Some(pod), reason, .. } => (pod, format!("upgrade {upgrade} {phase}: {reason}"), None),
         Event::PodScheduled { pod, node } => (pod, String::new(), Some(node.as_str())),
         Event::PodRunning { pod } => (pod, String::new(), None),
         _ => return None,

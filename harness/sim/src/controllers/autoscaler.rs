@@ -67,8 +67,6 @@ pub struct Autoscaler {
     unneeded: BTreeMap<usize, Time>,
     deleting: BTreeSet<usize>,
     last_scale_up: Option<Time>,
-    /// Next node number per group.
-    next_index: BTreeMap<usize, u32>,
     /// Pods that fit no nodegroup at the last loop (to report changes only).
     last_no_scale_up: usize,
 }
@@ -118,10 +116,6 @@ impl Autoscaler {
     pub fn start(cx: &mut impl Cx<Autoscaler>) {
         if let Some(ca) = &cx.plan().stack.autoscaler {
             let every = ca.scan_interval;
-            let plan = cx.plan().clone();
-            for (g, group) in plan.topology.groups.iter().enumerate() {
-                cx.me().next_index.insert(g, group.count + 1);
-            }
             cx.at(every, Ev::Loop);
         }
     }
@@ -361,9 +355,9 @@ impl Autoscaler {
         let me = cx.me();
         let Some(k) = me.upcoming.get_mut(&g).filter(|k| **k > 0) else { return };
         *k -= 1;
-        let index = me.next_index.entry(g).or_insert(1);
-        let i = *index;
-        *index += 1;
+        // Node numbers are per group, shared with the nodes upgrades launch.
+        let i = cx.store().next_node[g];
+        cx.store_mut().next_node[g] += 1;
         let plan = cx.plan().clone();
         let name = format!("{}-{i}", plan.topology.groups[g].name);
         let zones = &plan.topology.zones;
@@ -397,6 +391,7 @@ impl Autoscaler {
                 !store.nodes[*i].gone
                     && store.node_state[*i].ready
                     && autoscaled[store.nodes[*i].group as usize]
+                    && !store.upgrading.contains(&(store.nodes[*i].group as usize))
                     && !me.deleting.contains(i)
             })
             .collect();
@@ -446,16 +441,25 @@ impl Autoscaler {
             node.taints.push(Taint::new(TO_BE_DELETED, &now.as_ms().to_string(), TaintEffect::NoSchedule));
             let (name, taints) = (node.name.clone(), node.taints.clone());
             cx.emit(Event::NodeTaints { node: name, taints });
-            for p in live_pods_on(cx.store(), i) {
-                cx.delete_pod(p, "Evicted: drained by cluster-autoscaler scale-down");
-            }
+            Self::evict_pods(cx, i);
             cx.at(DELETE_DELAY_AFTER_TAINT, Ev::Delete { node: i });
+        }
+    }
+
+    /// Evicts the node's pods through the Eviction API; a pod whose budget refuses stays and is
+    /// tried again at the next check.
+    fn evict_pods(cx: &mut impl Cx<Autoscaler>, n: usize) {
+        for p in live_pods_on(cx.store(), n) {
+            if cx.store().pod(p).is_some_and(|x| x.deleting.is_none()) {
+                let _ = cx.evict(p, "Evicted: drained by cluster-autoscaler scale-down");
+            }
         }
     }
 
     fn delete(cx: &mut impl Cx<Autoscaler>, n: usize) {
         if !live_pods_on(cx.store(), n).is_empty() {
             // Wait for the drain to finish.
+            Self::evict_pods(cx, n);
             cx.at(DELETE_DELAY_AFTER_TAINT, Ev::Delete { node: n });
             return;
         }
@@ -475,6 +479,8 @@ impl Autoscaler {
             match p.owner {
                 Owner::Driver { .. } | Owner::Executor { .. } => false,
                 Owner::Component(_) if p.key.starts_with("kube-system/") => false,
+                // "not enough pod disruption budget to move" (CA's drainability rules).
+                Owner::Component(_) if crate::pdb::violates_pdb(store, id) => false,
                 Owner::Component(_) => {
                     match rooms.iter_mut().find(|(i, r)| r.slots(p.spec.req) > 0 && static_fit(store, &store.nodes[*i], &p.spec)) {
                         Some((_, r)) => {

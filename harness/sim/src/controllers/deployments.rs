@@ -3,11 +3,18 @@
 //! as the scenario's stack says. A Deployment keeps `replicas` live pods (replacing deleted or
 //! failed ones, deleting the newest beyond the count); a component serves while at least one of
 //! its pods runs, reachable, on a Ready node ([`crate::store::Store::dns_serving`] and friends).
+//! A new pod template ([`Deployments::roll`], a chart upgrade) is rolled out with the
+//! RollingUpdate strategy the chart leaves at Kubernetes' defaults (maxSurge 25 % rounded up,
+//! maxUnavailable 25 % rounded down: 1 and 0 for one replica, so a new pod is Ready before the
+//! old one goes), as the deployment controller's `rolling.go` does: scale the new ReplicaSet up
+//! within `replicas + maxSurge`, scale old ones down while `replicas − maxUnavailable` pods stay
+//! available, not-ready old pods first. A pod is available once it serves (its readiness probe
+//! passes when its process is up; `minReadySeconds` 0).
 //!
 //! Inputs: [`Deployments::bootstrap`], [`Deployments::pod_changed`],
-//! [`Deployments::component_started`], [`Deployments::scaled`]. No timers of its own. Outputs:
-//! pods through the API and [`Signal::ControllerPodsChanged`] for the operator's leader
-//! election.
+//! [`Deployments::component_started`], [`Deployments::scaled`], [`Deployments::roll`]. No
+//! timers of its own. Outputs: pods through the API, [`Signal::ControllerPodsChanged`] for the
+//! operator's leader election and [`Signal::PlatformChanged`] for upgrades.
 
 use std::sync::Arc;
 
@@ -91,6 +98,10 @@ impl Deployments {
                 hash,
                 pods: Vec::new(),
                 priority_class: c.priority_class,
+                image: kind.image().to_string(),
+                revision: 1,
+                old: Default::default(),
+                public_image: false,
             });
             let idx = deployments.len() - 1;
             Self::reconcile(cx, idx);
@@ -103,55 +114,135 @@ impl Deployments {
         Self::pod_changed(cx, idx);
     }
 
+    /// A new pod template (image) for the Deployment: a new revision, rolled out over the old
+    /// pods. Returns (maxSurge, maxUnavailable) as resolved for its replicas.
+    pub fn roll(cx: &mut impl Cx<Deployments>, idx: usize, image: String) -> (u32, u32) {
+        let hash = random_name(cx, 10);
+        let d = &mut cx.store_mut().deployments[idx];
+        d.public_image = image != d.kind.image();
+        d.image = image;
+        d.hash = hash;
+        d.revision += 1;
+        d.old = d.pods.iter().copied().collect();
+        let posts = d.fenceposts();
+        Self::reconcile(cx, idx);
+        Self::pod_changed(cx, idx);
+        posts
+    }
+
+    /// Whether the Deployment's latest revision is rolled out: no pod of an older revision left,
+    /// `replicas` pods of the new one available.
+    pub fn rolled_out(store: &crate::store::Store, idx: usize) -> bool {
+        let d = &store.deployments[idx];
+        let old_left = d.old.iter().any(|id| store.pod(*id).is_some());
+        let ready = d.pods.iter().filter(|id| !d.old.contains(id) && store.pod_serving(**id)).count();
+        !old_left && ready >= d.replicas as usize
+    }
+
+    /// Creates one pod of the current revision, through LimitRanger, Priority and ResourceQuota
+    /// admission. A refusal: the ReplicaSet controller records FailedCreate and tries again; here
+    /// the next change of the Deployment's pods does (not modelled further).
+    fn create(cx: &mut impl Cx<Deployments>, idx: usize) -> Option<PodId> {
+        let d = &cx.store().deployments[idx];
+        let (kind, spec, hash, selector, image, public_image, class) = (
+            d.kind,
+            d.spec.clone(),
+            d.hash.clone(),
+            d.placement.node_selector.clone(),
+            d.image.clone(),
+            d.public_image,
+            d.priority_class.clone(),
+        );
+        let suffix = random_name(cx, 5);
+        let name = format!("{}-{hash}-{suffix}", kind.name());
+        let (cpu, mem) = kind.requests();
+        let create = crate::admission::PodCreate {
+            name: &name,
+            namespace: kind.namespace(),
+            container: kind.name(),
+            requests: CpuMem { cpu: Some(cpu), memory: Some(mem) },
+            limits: CpuMem::default(),
+            priority_class: class.as_deref(),
+        };
+        let admitted = cx.admit_pod(&create).ok()?;
+        let id = cx.create_pod(NewPod {
+            key: format!("{}/{name}", kind.namespace()),
+            owner: Owner::Component(idx),
+            labels: LabelSource::Component(kind),
+            spec,
+            image,
+            from_registry: false,
+            public_image,
+            app: None,
+            role: None,
+            component: Some(kind.name().into()),
+            node_selector: selector,
+            admitted: Some(admitted),
+        });
+        cx.store_mut().deployments[idx].pods.push(id);
+        Some(id)
+    }
+
     /// Create pods up to `replicas` (replacing deleted or failed ones), delete the newest beyond
-    /// it.
+    /// it; during a rolling update, replace old pods within maxSurge and maxUnavailable.
     fn reconcile(cx: &mut impl Cx<Deployments>, idx: usize) {
+        {
+            let store = cx.store_mut();
+            let alive: Vec<PodId> = store.deployments[idx].pods.iter().copied().filter(|id| store.pod(*id).is_some()).collect();
+            let d = &mut store.deployments[idx];
+            d.old.retain(|id| alive.contains(id));
+            d.pods = alive;
+        }
+        if !cx.store().deployments[idx].old.is_empty() {
+            Self::rolling_update(cx, idx);
+            return;
+        }
         let store = cx.store();
         let d = &store.deployments[idx];
         let live: Vec<PodId> =
             d.pods.iter().copied().filter(|id| store.pod(*id).is_some_and(|p| p.deleting.is_none() && !p.phase.is_terminal())).collect();
         let replicas = d.replicas as usize;
-        let (kind, spec, hash, selector) = (d.kind, d.spec.clone(), d.hash.clone(), d.placement.node_selector.clone());
         for extra in live.iter().skip(replicas).rev() {
             cx.delete_pod(*extra, "scaled down");
         }
-        let store = cx.store();
-        let mut pods: Vec<PodId> = store.deployments[idx].pods.iter().copied().filter(|id| store.pod(*id).is_some()).collect();
         for _ in live.len()..replicas {
-            let suffix = random_name(cx, 5);
-            let name = format!("{}-{hash}-{suffix}", kind.name());
-            let (cpu, mem) = kind.requests();
-            let class = cx.store().deployments[idx].priority_class.clone();
-            let create = crate::admission::PodCreate {
-                name: &name,
-                namespace: kind.namespace(),
-                container: kind.name(),
-                requests: CpuMem { cpu: Some(cpu), memory: Some(mem) },
-                limits: CpuMem::default(),
-                priority_class: class.as_deref(),
-            };
-            let admitted = match cx.admit_pod(&create) {
-                Ok(a) => a,
-                // The ReplicaSet controller records FailedCreate and tries again; here the next
-                // change of the Deployment's pods does (not modelled further).
-                Err(_) => continue,
-            };
-            let id = cx.create_pod(NewPod {
-                key: format!("{}/{name}", kind.namespace()),
-                owner: Owner::Component(idx),
-                labels: LabelSource::Component(kind),
-                spec: spec.clone(),
-                image: kind.image().to_string(),
-                from_registry: false,
-                app: None,
-                role: None,
-                component: Some(kind.name().into()),
-                node_selector: selector.clone(),
-                admitted: Some(admitted),
-            });
-            pods.push(id);
+            Self::create(cx, idx);
         }
-        cx.store_mut().deployments[idx].pods = pods;
+    }
+
+    /// One sync of `rolling.go` (repeated until nothing changes): `reconcileNewReplicaSet`, then
+    /// `reconcileOldReplicaSets` (unhealthy old pods first, then available ones while enough
+    /// stay available).
+    fn rolling_update(cx: &mut impl Cx<Deployments>, idx: usize) {
+        loop {
+            let store = cx.store();
+            let d = &store.deployments[idx];
+            let live = |id: &PodId| store.pod(*id).is_some_and(|p| p.deleting.is_none() && !p.phase.is_terminal());
+            let new: Vec<PodId> = d.pods.iter().copied().filter(|id| !d.old.contains(id) && live(id)).collect();
+            let mut old: Vec<PodId> = d.old.iter().copied().filter(live).collect();
+            let (surge, unavailable) = d.fenceposts();
+            let replicas = d.replicas as usize;
+            let new_ready = new.iter().filter(|id| store.pod_serving(**id)).count();
+            let total = new.len() + old.len();
+            if new.len() < replicas && total < replicas + surge as usize {
+                Self::create(cx, idx);
+                continue;
+            }
+            let min_available = replicas.saturating_sub(unavailable as usize);
+            let new_unavailable = new.len() - new_ready;
+            let max_down = total as i64 - min_available as i64 - new_unavailable as i64;
+            if old.is_empty() || max_down <= 0 {
+                break;
+            }
+            // Not-ready old pods first; among ready ones the newest (the ReplicaSet's ranking).
+            old.sort_by_key(|id| (store.pod_serving(*id), std::cmp::Reverse(store.pod(*id).and_then(|p| p.started))));
+            let victim = old[0];
+            let available = new_ready + old.iter().filter(|id| store.pod_serving(**id)).count();
+            if store.pod_serving(victim) && available <= min_available {
+                break;
+            }
+            cx.delete_pod(victim, "deleted by the rolling update (old ReplicaSet scaled down)");
+        }
     }
 
     /// A component container started: check what it needs at start-up.
@@ -178,6 +269,7 @@ impl Deployments {
         if cx.store().deployments[idx].kind == Kind::Controller {
             cx.signal(Signal::ControllerPodsChanged);
         }
+        cx.signal(Signal::PlatformChanged);
     }
 }
 
@@ -249,7 +341,7 @@ mod tests {
         Deployments::bootstrap(&mut f);
         f.clear();
         Deployments::pod_changed(&mut f, 1);
-        assert_eq!(f.signals, [Signal::ControllerPodsChanged]);
+        assert_eq!(f.signals, [Signal::ControllerPodsChanged, Signal::PlatformChanged]);
         let hs = f.store.deployments[5].pods[0];
         run_on(&mut f, hs, n);
         f.clear();
@@ -260,5 +352,60 @@ mod tests {
         };
         assert_eq!((at.as_ms(), *code), (2000, 1));
         assert!(message.contains("s3a://spark-logs/events: MinIO unreachable"));
+    }
+
+    #[test]
+    fn a_new_template_with_one_replica_surges_first_and_deletes_the_old_pod_once_the_new_one_serves() {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Deployments, &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        Deployments::bootstrap(&mut f);
+        let webhook = f.store.deployment(Kind::Webhook).unwrap();
+        let old = f.store.deployments[webhook].pods[0];
+        run_on(&mut f, old, n);
+        // One replica: maxSurge 25 % → 1, maxUnavailable 25 % → 0.
+        assert_eq!(f.store.deployments[webhook].fenceposts(), (1, 0));
+        f.clear();
+        Deployments::roll(&mut f, webhook, Kind::Webhook.image_at("2.6.0"));
+        let d = &f.store.deployments[webhook];
+        assert_eq!((d.pods.len(), d.old.len(), d.revision), (2, 1, 2));
+        let new = d.pods[1];
+        let p = f.store.pod(new).unwrap();
+        assert!(p.public_image, "a new version's image is pulled");
+        assert!(f.store.pod(old).unwrap().deleting.is_none(), "the old pod serves until the new one does");
+        run_on(&mut f, new, n);
+        Deployments::pod_changed(&mut f, webhook);
+        assert!(f.store.pod(old).unwrap().deleting.is_some(), "the new pod serves: the old one goes");
+        assert!(f.store.pod_serving(new));
+        assert!(!Deployments::rolled_out(&f.store, webhook), "the old pod is still terminating");
+        f.store.pods[old.0 as usize] = None;
+        Deployments::pod_changed(&mut f, webhook);
+        assert!(Deployments::rolled_out(&f.store, webhook));
+    }
+
+    #[test]
+    fn four_replicas_roll_one_surge_and_one_unavailable_at_a_time() {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Deployments, &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        Deployments::bootstrap(&mut f);
+        let c = f.store.deployment(Kind::CoreDns).unwrap();
+        f.store.deployments[c].replicas = 4;
+        Deployments::scaled(&mut f, c);
+        for id in f.store.deployments[c].pods.clone() {
+            run_on(&mut f, id, n);
+        }
+        // 25 % of 4: maxSurge 1, maxUnavailable 1.
+        assert_eq!(f.store.deployments[c].fenceposts(), (1, 1));
+        Deployments::roll(&mut f, c, Kind::CoreDns.image().into());
+        let d = &f.store.deployments[c];
+        let live = |f: &Fake<Deployments>| {
+            let d = &f.store.deployments[c];
+            let alive = |id: &PodId| f.store.pod(*id).is_some_and(|p| p.deleting.is_none());
+            (d.pods.iter().filter(|id| !d.old.contains(id) && alive(id)).count(), d.old.iter().filter(|id| alive(id)).count())
+        };
+        // 5 pods at most (4 + surge 1), 3 available at least (4 − 1): two new pods created,
+        // one old pod deleted at once.
+        assert_eq!(live(&f), (2, 3), "{:?}", d.pods);
     }
 }

@@ -37,7 +37,16 @@ pub enum Ev {
         /// Node.
         node: usize,
     },
+    /// The node termination handler retries the evictions a PodDisruptionBudget refused.
+    DrainRetry {
+        /// Node.
+        node: usize,
+    },
 }
+
+/// kubectl drain's retry after a 429 (reference/kube-api.md §4.1), which the node termination
+/// handler's drain (it uses kubectl's drain library) shares.
+const DRAIN_RETRY: Dur = Dur::secs(5);
 
 /// Faults injected and not healed.
 #[derive(Debug, Default)]
@@ -72,9 +81,11 @@ impl Faults {
         match ev {
             Ev::SpotTerminate { nodes } => {
                 for n in nodes {
+                    cx.cancel(Key::SpotDrain(n));
                     cx.signal(Signal::DeleteNode { node: n, reason: "spot instance terminated".into() });
                 }
             }
+            Ev::DrainRetry { node } => Self::drain(cx, node),
             Ev::DnsReload { broken } => cx.store_mut().dns_config_ok = !broken,
             Ev::DeleteLostNode { node } => cx.signal(Signal::DeleteNode { node, reason: "deleted after the machine was lost".into() }),
         }
@@ -119,12 +130,11 @@ impl Faults {
             FaultSpec::SpotInterruption { nodes, notice, drain } => {
                 active.nodes = pick_nodes(cx, nodes);
                 if *drain {
-                    // A node termination handler cordons and drains at the notice.
+                    // A node termination handler cordons and drains at the notice, through the
+                    // Eviction API: PodDisruptionBudgets hold pods until the instance goes.
                     for &n in &active.nodes {
                         cx.set_unschedulable(n, true);
-                        for id in cx.store().node_state[n].pods.clone() {
-                            cx.delete_pod(id, "Evicted: spot interruption notice (node drained)");
-                        }
+                        Self::drain(cx, n);
                     }
                 }
                 cx.at(*notice, Ev::SpotTerminate { nodes: active.nodes.clone() });
@@ -145,6 +155,22 @@ impl Faults {
         };
         cx.emit(Event::FaultInjected { fault: f.id.clone(), target });
         cx.me().active.push(active);
+    }
+
+    /// Evicts what is left on a node being drained; retries refusals until its termination.
+    fn drain(cx: &mut impl Cx<Faults>, n: usize) {
+        if cx.store().nodes[n].gone {
+            return;
+        }
+        let mut refused = false;
+        for id in cx.store().node_state[n].pods.clone() {
+            if cx.store().pod(id).is_some_and(|p| p.deleting.is_none()) {
+                refused |= cx.evict(id, "Evicted: spot interruption notice (node drained)").is_err();
+            }
+        }
+        if refused {
+            cx.at_keyed(Key::SpotDrain(n), DRAIN_RETRY, Ev::DrainRetry { node: n });
+        }
     }
 
     /// The CoreDNS Corefile was replaced (through the API): CoreDNS loads it at its next reload.

@@ -1,5 +1,6 @@
 //! The kubelets: image pulls (Spark images come from the private registry and are cached per
-//! node; platform images are preloaded), container start, process start and exit, graceful
+//! node; platform images are preloaded, except a new version's after an upgrade, pulled from its
+//! public registry), container start, process start and exit, graceful
 //! stop, container restarts with CrashLoopBackOff for restartPolicy Always, and the resync of a
 //! node's pods when it comes back. Backoffs follow reference/kube-scheduler.md §6.2 (10 s
 //! doubling to 300 s). A kubelet that cannot reach the API server (machine down or partitioned)
@@ -129,13 +130,14 @@ impl Kubelet {
         if !store.node_reachable(n) || p.deleting.is_some() || p.phase != Phase::Pending {
             return;
         }
-        let (image, from_registry) = (p.image, p.from_registry);
-        if !from_registry || cx.me_ref().nodes[n].images.contains(&image) {
+        let (image, from_registry, public_image) = (p.image, p.from_registry, p.public_image);
+        if !(from_registry || public_image) || cx.me_ref().nodes[n].images.contains(&image) {
             let start = if cx.store().bootstrapping { Dur::ZERO } else { cx.timings().container_start };
             cx.at_keyed(Key::Container(id), start, Ev::ContainerStarted { pod: id });
             return;
         }
-        if !cx.store().registry_serving() {
+        // A public image (ghcr.io, registry.k8s.io) does not need the private registry.
+        if from_registry && !cx.store().registry_serving() {
             Self::pull_failed(cx, id, "dial tcp: connect: connection refused (registry unreachable)");
             return;
         }
@@ -155,7 +157,8 @@ impl Kubelet {
         if !cx.store().node_reachable(n) {
             return;
         }
-        if !cx.store().registry_serving() {
+        let private = waiters.iter().any(|id| cx.store().pod(*id).is_some_and(|p| p.from_registry));
+        if private && !cx.store().registry_serving() {
             for id in waiters {
                 Self::pull_failed(cx, id, "connection reset by peer (registry went away during the pull)");
             }

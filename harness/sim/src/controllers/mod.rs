@@ -13,3 +13,4 @@ pub mod quota;
 pub mod scheduled;
 pub mod scheduling;
 pub mod shapes;
+pub mod upgrade;

@@ -94,9 +94,10 @@ impl NodeLifecycle {
         }
     }
 
-    /// `--node-monitor-grace-period`: 40 s up to 1.31, 50 s from 1.32 (PR #126287).
+    /// `--node-monitor-grace-period`: 40 s up to 1.31, 50 s from 1.32 (PR #126287), at the
+    /// control plane's current minor (it changes with a control-plane upgrade).
     fn grace(cx: &impl Cx<NodeLifecycle>) -> Dur {
-        if cx.plan().stack.kubernetes_minor >= 32 { Dur::secs(50) } else { Dur::secs(40) }
+        if cx.store().kubernetes_minor >= 32 { Dur::secs(50) } else { Dur::secs(40) }
     }
 
     /// The machine stops (`machine = true`) or loses the network: processes there die or

@@ -235,6 +235,7 @@ impl Operator {
     /// A SparkApplication is deleted: the operator forgets it and its driver pod is
     /// garbage-collected (ownerReference), which takes the executors with it.
     pub fn delete(cx: &mut impl Cx<Operator>, id: AppId) {
+        Self::drop_driver_pdb(cx, id);
         cx.delete_app(id);
     }
 
@@ -298,6 +299,14 @@ impl Operator {
     /// Re-evaluates the Lease after a controller pod changed: a leader that stops serving stops
     /// renewing; a serving candidate acquires the Lease once it has expired.
     pub fn lease_changed(cx: &mut impl Cx<Operator>) {
+        let before = cx.store().lease.holder;
+        Self::lease_changed_inner(cx);
+        if cx.store().lease.holder != before {
+            cx.signal(Signal::LeaderChanged);
+        }
+    }
+
+    fn lease_changed_inner(cx: &mut impl Cx<Operator>) {
         let now = cx.now();
         let store = cx.store_mut();
         if let Some(h) = store.lease.holder
@@ -326,6 +335,17 @@ impl Operator {
         }
     }
 
+    /// API server watches were cut and re-established (a control-plane instance went away):
+    /// the informers re-list, so every watched app is reconciled again.
+    pub fn relist(cx: &mut impl Cx<Operator>) {
+        for i in 0..cx.store().apps.len() {
+            let a = &cx.store().apps[i];
+            if a.watched && !a.deleted {
+                Self::enqueue(cx, AppId(i as u32));
+            }
+        }
+    }
+
     /// A controller pod became leader: a fresh process with empty workers and queue (the old
     /// leader's spark-submits died with it); its informers relist, so every app is reconciled.
     fn elected(cx: &mut impl Cx<Operator>) {
@@ -351,6 +371,10 @@ impl Operator {
         debug_assert!(a.state == state || a.state.can_become(state), "{} → {state} is not a legal transition", a.state);
         a.state = state;
         a.message = message.clone();
+        if matches!(state, AppState::Completed | AppState::Failed) {
+            Self::drop_driver_pdb(cx, id);
+        }
+        let a = cx.store().app(id);
         let ev = Event::AppState {
             app: a.key.clone(),
             state,
@@ -601,6 +625,7 @@ impl Operator {
             spec: shape.spec,
             image: shape.image,
             from_registry,
+            public_image: false,
             app: Some(app_key),
             role: Some(SparkRole::Driver),
             component: None,
@@ -610,8 +635,44 @@ impl Operator {
         let a = cx.store_mut().app_mut(id);
         a.run = run;
         a.driver = Some(pod);
+        Self::ensure_driver_pdb(cx, id);
         cx.signal(Signal::DriverPodCreated { app: id, run, pod });
         Ok(())
+    }
+
+    /// `ensureDriverPDB` (operator master, `--enable-driver-pdb`): a PDB named like the driver
+    /// pod, `minAvailable: 1`, selecting `sparkoperator.k8s.io/app-name` and `spark-role: driver`
+    /// (`internal/controller/sparkapplication/driver_pdb.go`). The per-app opt-in
+    /// (`spec.driverPodDisruptionBudget`) is not in the v2.5.2 CRD sparkrig validates against,
+    /// so the stack's switch stands for both.
+    fn ensure_driver_pdb(cx: &mut impl Cx<Operator>, id: AppId) {
+        use sparkrig_model::upgrade::{Budget, IntOrPercent, PdbSelector, PodDisruptionBudget};
+        if !cx.plan().stack.operator.driver_pdb {
+            return;
+        }
+        let a = cx.store().app(id);
+        let (ns, app_name, pdb_name) = (a.app.namespace().to_string(), a.app.metadata.name.clone(), podspec::driver_pod_name(&a.app));
+        let key = format!("{ns}/{pdb_name}");
+        if cx.store().pdbs.contains_key(&key) {
+            return;
+        }
+        let labels: sparkrig_model::kube::Labels =
+            [("sparkoperator.k8s.io/app-name".to_string(), app_name), ("spark-role".to_string(), "driver".to_string())].into();
+        let spec = PodDisruptionBudget {
+            name: pdb_name,
+            namespace: ns,
+            selector: PdbSelector::Labels(labels.clone()),
+            budget: Budget::MinAvailable(IntOrPercent::Int(1)),
+        };
+        let now = cx.now();
+        cx.store_mut().pdbs.insert(key, crate::store::Pdb { spec, labels, owner: Some(id), created: now });
+    }
+
+    /// `cleanUpOnTermination` / deletion: the app's driver PDB goes.
+    fn drop_driver_pdb(cx: &mut impl Cx<Operator>, id: AppId) {
+        if cx.plan().stack.operator.driver_pdb {
+            cx.store_mut().pdbs.retain(|_, p| p.owner != Some(id));
+        }
     }
 
     /// `kubectl patch --type merge` of app specs (a patch step). Returns the step message, or

@@ -99,6 +99,11 @@ impl Scheduling {
         Self::push_active(cx, id);
     }
 
+    /// The control plane moved to another minor: version-dependent scoring follows.
+    pub fn set_kubernetes_minor(cx: &mut impl Cx<Scheduling>, minor: u32) {
+        cx.me().scheduler.set_kubernetes_minor(minor);
+    }
+
     /// Drops a removed pod from the queues.
     pub fn forget(cx: &mut impl Cx<Scheduling>, id: PodId) {
         cx.me().unschedulable.remove(&id);
@@ -281,7 +286,13 @@ impl Scheduling {
                 .pods
                 .iter()
                 .filter_map(|p| store.pod(*p).filter(|x| x.accounted).map(|x| (p, x)))
-                .map(|(p, x)| PodOnNode { id: p.0, priority: x.spec.priority, spec: x.spec.clone(), start: x.started.map(|t| t.as_ms()) })
+                .map(|(p, x)| PodOnNode {
+                    id: p.0,
+                    priority: x.spec.priority,
+                    spec: x.spec.clone(),
+                    start: x.started.map(|t| t.as_ms()),
+                    violates_pdb: crate::pdb::violates_pdb(store, *p),
+                })
                 .collect();
             match preemption::select_victims_on_node(n, &store.nodes[n], &pods, spec, extra.get(&n).copied(), &store.interner) {
                 NodeOutcome::Candidate(c) => candidates.push(c),

@@ -91,6 +91,11 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// The scheduler was upgraded to another minor (a control-plane upgrade).
+    pub fn set_kubernetes_minor(&mut self, minor: u32) {
+        self.kubernetes_minor = minor;
+    }
+
     /// A scheduler for a Kubernetes minor version.
     pub fn new(kubernetes_minor: u32) -> Scheduler {
         Scheduler {

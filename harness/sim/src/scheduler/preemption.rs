@@ -33,15 +33,12 @@ pub struct PodOnNode {
     pub spec: Arc<SchedSpec>,
     /// `status.startTime` in ms (None: not started; upstream counts that as now, the latest).
     pub start: Option<u64>,
-}
-
-/// Whether deleting `pod` would take a PodDisruptionBudget below `disruptionsAllowed`.
-///
-/// PodDisruptionBudgets arrive with the upgrade work (issue 13, branch `upgrade`); until the
-/// model has them no pod is covered by one, so nothing violates. The ordering around it (PDB
-/// violators reprieved first, counted, and weighed first in [`pick_one_node`]) is already here.
-pub fn violates_pdb(_pod: &PodOnNode) -> bool {
-    false
+    /// Deleting it now would take a PodDisruptionBudget below zero disruptions allowed
+    /// ([`crate::pdb::violates_pdb`]). Upstream (`filterPodsWithPDBViolation`) also counts
+    /// victims of one node against a shared budget, each using one disruption; here each pod is
+    /// judged against the budget as it stands (a simplification: two victims under a budget
+    /// allowing one both count as not violating).
+    pub violates_pdb: bool,
 }
 
 /// What preemption found on one node.
@@ -110,7 +107,7 @@ pub fn select_victims_on_node(
         return NodeOutcome::DoesNotFit(r);
     }
     lower.sort_by_key(|p| importance(p));
-    let (violating, ok): (Vec<&PodOnNode>, Vec<&PodOnNode>) = lower.into_iter().partition(|p| violates_pdb(p));
+    let (violating, ok): (Vec<&PodOnNode>, Vec<&PodOnNode>) = lower.into_iter().partition(|p| p.violates_pdb);
     let mut victims: Vec<&PodOnNode> = Vec::new();
     let mut pdb_violations = 0;
     for (group, violates) in [(violating, true), (ok, false)] {
@@ -174,7 +171,7 @@ mod tests {
     }
 
     fn pod(id: u32, priority: i32, cpu_cores: i64, start: u64) -> PodOnNode {
-        PodOnNode { id, priority, spec: Arc::new(SchedSpec::with_requests(cpu_cores * 1000, GI)), start: Some(start) }
+        PodOnNode { id, priority, spec: Arc::new(SchedSpec::with_requests(cpu_cores * 1000, GI)), start: Some(start), violates_pdb: false }
     }
 
     fn on(n: &mut Node, pods: &[PodOnNode]) {
@@ -229,6 +226,27 @@ mod tests {
             select_victims_on_node(0, &n, &pods, &preemptor(1000, 1), Some((Res::new(2000, 0), 1)), &i),
             NodeOutcome::Candidate(c) if c.victims == [1]
         ));
+    }
+
+    /// PDB-violating pods are reprieved first (`SelectVictimsOnNode`), so a budget moves the
+    /// choice to an unprotected pod even when the protected one is less important. 4 cores; two
+    /// priority-10 pods of 2 cores (b started earlier, so more important); a priority-100
+    /// preemptor of 2 cores. Both removed: 0 + 2 <= 4. Without budgets b is reprieved first
+    /// (2 + 2 = 4), then a gives 2 + 2 + 2 = 6 > 4: victim a. With a under a budget, a is
+    /// reprieved first (2 + 2 = 4) and b becomes the victim; no violation is counted.
+    #[test]
+    fn pdb_protected_pods_are_reprieved_first() {
+        let mut i = Interner::default();
+        let mut n = node(4, &mut i);
+        let (a, b) = (pod(1, 10, 2, 1_000), pod(2, 10, 2, 500));
+        on(&mut n, &[a.clone(), b.clone()]);
+        let NodeOutcome::Candidate(c) = select_victims_on_node(0, &n, &[a.clone(), b.clone()], &preemptor(100, 2), None, &i) else {
+            panic!()
+        };
+        assert_eq!((c.victims.as_slice(), c.pdb_violations), ([1].as_slice(), 0));
+        let a = PodOnNode { violates_pdb: true, ..a };
+        let NodeOutcome::Candidate(c) = select_victims_on_node(0, &n, &[a, b], &preemptor(100, 2), None, &i) else { panic!() };
+        assert_eq!((c.victims.as_slice(), c.pdb_violations), ([2].as_slice(), 0));
     }
 
     fn cand(node: usize, victims: &[(i32, u64)], pdb: usize) -> Candidate {
