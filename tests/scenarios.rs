@@ -365,3 +365,46 @@ fn upstream_scheduled_example_creates_its_children_at_the_upstream_schedule() {
         ))
     );
 }
+
+/// concurrencyPolicy Replace on the hourly-batches day (reference/platform-ops.md §1.6): the
+/// 04:00 run overruns (no executor nodes from 03:30 to 06:30), so at 05:00 the controller deletes
+/// it and starts the 05:00 run, which overruns too and is deleted at 06:00. Nothing is skipped:
+/// runs at every hour from 01:00 to 23:00 are 23 (Forbid starts 21 and skips 2).
+#[test]
+fn replace_deletes_the_overrunning_run_and_starts_the_next_on_time() {
+    let dir = scratch("hourly-replace");
+    let fixture = std::fs::read_to_string(root().join("fixtures/apps/hourly-report-scheduled.yaml")).unwrap();
+    let replaced = fixture.replace("concurrencyPolicy: Forbid", "concurrencyPolicy: Replace");
+    assert_ne!(replaced, fixture);
+    std::fs::write(dir.join("hourly-replace.yaml"), replaced).unwrap();
+    let path = variant(&dir, "hourly-batches.yaml", |s| {
+        s.replace(
+            &format!("app: {}/apps/hourly-report-scheduled.yaml", root().join("fixtures").display()),
+            &format!("app: {}/hourly-replace.yaml", dir.display()),
+        )
+        .replace("runs: {min: 21, max: 21}, skipped: {min: 2, max: 2}", "runs: {min: 23, max: 23}, skipped: {max: 0}")
+        .replace("    - {apps: all, state: COMPLETED}\n", "")
+    });
+    let t = dir.join("t.jsonl");
+    let (code, out, err) = run(&["run", path.to_str().unwrap(), "--quiet", "--trace", t.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let trace: Vec<Record> = std::fs::read_to_string(t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let hour = 3_600_000u64;
+    let created: std::collections::BTreeMap<String, u64> = trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AppCreated { app, scheduled_by: Some(_), .. } => Some((app.clone(), r.t.as_ms())),
+            _ => None,
+        })
+        .collect();
+    let deleted: Vec<(u64, u64)> = trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::AppDeleted { app } => created.get(app).map(|c| (*c / hour, r.t.as_ms() / hour)),
+            _ => None,
+        })
+        // History pruning (3 kept) deletes runs three or more hours old; a replacement is an hour.
+        .filter(|(c, d)| d - c == 1)
+        .collect();
+    assert_eq!(deleted, [(4, 5), (5, 6)], "the runs created at 04:00 and 05:00 are replaced an hour later");
+}

@@ -233,3 +233,38 @@ fn kubectl_drives_the_simulated_platform() {
     let del = s.kubectl(&["delete", "deploy", "minio", "-n", "minio"]);
     assert!(String::from_utf8_lossy(&del.stderr).contains("(MethodNotAllowed)"), "{}", String::from_utf8_lossy(&del.stderr));
 }
+
+/// The tenancy objects read as on a real cluster: PriorityClasses (the system ones), and a
+/// team's ResourceQuota whose `used` follows the app a client applies. team-a-etl is a driver
+/// and two executors of one core and 512m (+ 384Mi overhead) each: 3 pods, 3 cores and
+/// 3 × 896Mi = 2688Mi of the quota's 20 pods, 6 cores and 24Gi.
+#[test]
+fn quotas_and_priority_classes_read_as_kubectl_prints_them() {
+    if kubectl_missing() {
+        eprintln!("skipped: kubectl is not installed (the serve tests drive sparkrig serve with it)");
+        return;
+    }
+    let dir = common::scratch("serve-kubectl-quota");
+    let s = Served::start(&dir, "scenarios/team-quotas.yaml", &[]);
+    let pcs = s.ok(&["get", "pc"]);
+    assert!(pcs.lines().next().unwrap().split_whitespace().eq(["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE"]), "{pcs}");
+    assert!(pcs.lines().any(|l| l.split_whitespace().take(3).eq(["system-node-critical", "2000001000", "false"])), "{pcs}");
+    s.ok(&["apply", "--server-side", "-f", "fixtures/apps/team-a-etl.yaml"]);
+    let started = Instant::now();
+    loop {
+        let cpu = s.ok(&["get", "quota", "-n", "team-a", "team-a-compute", "-o", "jsonpath={.status.used.requests\\.cpu}"]);
+        if cpu == "3" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the quota's used requests.cpu stayed {cpu}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let table = s.ok(&["get", "quota", "-A"]);
+    let row = table.lines().find(|l| l.contains("team-a-compute")).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains("count/pods: 3/20, requests.cpu: 3/6, requests.memory: 2688Mi/24Gi"), "{table}");
+    // Read-only: the simulation owns quotas.
+    let o = s.kubectl(&["delete", "quota", "-n", "team-a", "team-a-compute"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("MethodNotAllowed"), "a quota delete is refused: {err}");
+    assert!(s.ok(&["get", "quota", "-n", "team-a"]).contains("team-a-compute"), "and the quota is still there");
+}

@@ -140,6 +140,9 @@ impl Cluster {
         for ns in render::namespaces(&plan) {
             c.objects.put(index("", "namespaces"), render::namespace(&ns), &ts);
         }
+        for pc in &plan.stack.tenancy.priority_classes {
+            c.objects.put(index("scheduling.k8s.io", "priorityclasses"), render::priority_class(pc, &ts), &ts);
+        }
         for crd in crate::crds::definitions() {
             c.objects.put(index("apiextensions.k8s.io", "customresourcedefinitions"), crd, &ts);
         }
@@ -614,6 +617,10 @@ impl Cluster {
                 }
             }
             self.pdbs = now_pdbs;
+            let created = self.clock.timestamp(Time::ZERO);
+            for q in &store.quotas {
+                self.objects.put(index("", "resourcequotas"), render::resource_quota(q, &created), &ts);
+            }
         }
         if now.as_ms() / 10_000 != self.leases_at {
             self.leases_at = now.as_ms() / 10_000;

@@ -173,6 +173,11 @@ async fn dispatch(server: &Arc<Server>, r: Req) -> Result<Response, ApiError> {
         (Target::Object { res: i, ns, name, sub: Some(sub) }, "get") if sub == "log" && *i == crate::resources::index("", "pods") => {
             crate::writes::log(server, &r.query, ns, name).await
         }
+        // A verb discovery does not list for the resource (read-only kinds: ReplicaSets,
+        // DaemonSets, ResourceQuotas, PriorityClasses): kube-apiserver's 405.
+        (Target::Object { res: i, sub: None, .. } | Target::Collection { res: i, .. }, v) if !request::res(*i).verbs.contains(&v) => {
+            Err(ApiError::not_allowed("the server does not allow this method on the requested resource"))
+        }
         (Target::Object { .. } | Target::Collection { .. }, _) => crate::writes::write(server, &r, verb),
         _ => Err(ApiError::not_allowed(format!("{} is not supported on this path", r.method))),
     }

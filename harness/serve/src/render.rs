@@ -531,6 +531,56 @@ pub fn pdb(cx: &Cx, key: &str) -> Option<Value> {
     }))
 }
 
+/// A ResourceQuota of the scenario with the `status` the quota controller keeps
+/// (`spec.hard`, `status.hard`, `status.used`, quantities in canonical form).
+pub fn resource_quota(q: &sparkrig_sim::admission::QuotaState, created: &str) -> Value {
+    use sparkrig_model::tenancy::format_quantity;
+    let list = |m: &BTreeMap<sparkrig_model::tenancy::QuotaResource, i64>| -> serde_json::Map<String, Value> {
+        m.iter().map(|(r, v)| (r.name().to_string(), Value::from(format_quantity(r.unit(), *v)))).collect()
+    };
+    let mut spec = json!({"hard": list(&q.quota.hard)});
+    let scopes: Vec<Value> = q
+        .quota
+        .scopes
+        .iter()
+        .map(|s| {
+            let op = match s.operator {
+                sparkrig_model::tenancy::ScopeOperator::In => "In",
+                sparkrig_model::tenancy::ScopeOperator::NotIn => "NotIn",
+                sparkrig_model::tenancy::ScopeOperator::Exists => "Exists",
+                sparkrig_model::tenancy::ScopeOperator::DoesNotExist => "DoesNotExist",
+            };
+            json!({"scopeName": s.scope.name(), "operator": op, "values": s.values})
+        })
+        .collect();
+    if !scopes.is_empty() {
+        spec["scopeSelector"] = json!({"matchExpressions": scopes});
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": q.quota.name, "namespace": q.quota.namespace, "creationTimestamp": created},
+        "spec": spec,
+        "status": {"hard": list(&q.quota.hard), "used": list(&q.used)},
+    })
+}
+
+/// A PriorityClass (`scheduling.k8s.io/v1`), the system ones included.
+pub fn priority_class(c: &sparkrig_model::tenancy::PriorityClass, created: &str) -> Value {
+    let policy = match c.preemption_policy {
+        sparkrig_model::tenancy::PreemptionPolicy::PreemptLowerPriority => "PreemptLowerPriority",
+        sparkrig_model::tenancy::PreemptionPolicy::Never => "Never",
+    };
+    json!({
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": c.name, "creationTimestamp": created},
+        "value": c.value,
+        "globalDefault": c.global_default,
+        "preemptionPolicy": policy,
+    })
+}
+
 /// The annotation on PodDisruptionBudgets the simulation holds (the scenario's, the operator's
 /// driver PDBs): evictions of the pods they select are decided by the simulation.
 pub const SIMULATED_PDB: &str = "sparkrig.io/simulated";

@@ -162,7 +162,24 @@ fn columns(res: &Resource) -> Vec<Value> {
         ],
         "ConfigMap" => vec![col("Name", "string", 0), col("Data", "string", 0), col("Age", "string", 0)],
         "Lease" => vec![col("Name", "string", 0), col("Holder", "string", 0), col("Age", "string", 0)],
+        // printers.go podDisruptionBudgetColumnDefinitions.
+        "PodDisruptionBudget" => vec![
+            col("Name", "string", 0),
+            col("Min Available", "string", 0),
+            col("Max Unavailable", "string", 0),
+            col("Allowed Disruptions", "integer", 0),
+            col("Age", "string", 0),
+        ],
         "Namespace" => vec![col("Name", "string", 0), col("Status", "string", 0), col("Age", "string", 0)],
+        // printers.go resourceQuotaColumnDefinitions and priorityClassColumnDefinitions.
+        "ResourceQuota" => vec![col("Name", "string", 0), col("Age", "string", 0), col("Request", "string", 0), col("Limit", "string", 0)],
+        "PriorityClass" => vec![
+            col("Name", "string", 0),
+            col("Value", "integer", 0),
+            col("Global-Default", "boolean", 0),
+            col("Age", "string", 0),
+            col("PreemptionPolicy", "string", 1),
+        ],
         "Event" => vec![
             col("Last Seen", "string", 0),
             col("Type", "string", 0),
@@ -250,7 +267,39 @@ fn cells(res: &Resource, o: &Value, now: i64) -> Vec<Value> {
             vec![name.into(), n.to_string().into(), created.into()]
         }
         "Lease" => vec![name.into(), s(&o["spec"]["holderIdentity"]).into(), created.into()],
+        "PodDisruptionBudget" => {
+            // printPodDisruptionBudget: an unset bound prints N/A.
+            let bound = |v: &Value| match v {
+                Value::Null => "N/A".to_string(),
+                Value::String(x) => x.clone(),
+                other => other.to_string(),
+            };
+            vec![
+                name.into(),
+                bound(&o["spec"]["minAvailable"]).into(),
+                bound(&o["spec"]["maxUnavailable"]).into(),
+                int(&o["status"]["disruptionsAllowed"]).into(),
+                created.into(),
+            ]
+        }
         "Namespace" => vec![name.into(), s(&o["status"]["phase"]).into(), created.into()],
+        "ResourceQuota" => {
+            // printResourceQuota: `resource: used/hard` sorted by name, limits.* under Limit.
+            let (hard, used) = (&o["status"]["hard"], &o["status"]["used"]);
+            let (mut request, mut limit) = (Vec::new(), Vec::new());
+            for (k, h) in hard.as_object().into_iter().flatten() {
+                let item = format!("{k}: {}/{}", used[k].as_str().unwrap_or("0"), s(h));
+                if k.starts_with("limits.") { limit.push(item) } else { request.push(item) }
+            }
+            vec![name.into(), created.into(), request.join(", ").into(), limit.join(", ").into()]
+        }
+        "PriorityClass" => vec![
+            name.into(),
+            o["value"].clone(),
+            o["globalDefault"].as_bool().unwrap_or(false).into(),
+            created.into(),
+            s(&o["preemptionPolicy"]).into(),
+        ],
         "Event" => {
             let io = &o["involvedObject"];
             vec![
@@ -370,5 +419,34 @@ mod tests {
         let app = json!({"metadata": {"name": "pi", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {}, "status": {"applicationState": {"state": "RUNNING"}, "executionAttempts": 1}});
         let t = table(&RESOURCES[index("sparkoperator.k8s.io", "sparkapplications")], &[&app], Include::Metadata, now, 1, None, true);
         assert_eq!(t["rows"][0]["cells"], json!(["pi", "", "RUNNING", "1", "", "", "65s"]));
+    }
+
+    #[test]
+    fn pdbs_get_kubectls_columns_with_n_a_for_the_unset_bound() {
+        let pdb = json!({
+            "metadata": {"name": "coredns-pdb", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"k8s-app": "kube-dns"}}},
+            "status": {"disruptionsAllowed": 1, "currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2},
+        });
+        let now = 1_767_225_600_000 + 65_000;
+        let t = table(&RESOURCES[index("policy", "poddisruptionbudgets")], &[&pdb], Include::None, now, 1, None, true);
+        assert_eq!(t["rows"][0]["cells"], json!(["coredns-pdb", "1", "N/A", 1, "65s"]));
+        let names: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"]);
+    }
+
+    #[test]
+    fn quotas_print_used_over_hard_with_limits_apart() {
+        let q = json!({
+            "metadata": {"name": "compute", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"hard": {"limits.cpu": "8", "requests.cpu": "4", "requests.memory": "16Gi"},
+                       "used": {"limits.cpu": "1500m", "requests.cpu": "1", "requests.memory": "1408Mi"}},
+        });
+        let now = 1_767_225_600_000 + 65_000;
+        let t = table(&RESOURCES[index("", "resourcequotas")], &[&q], Include::None, now, 1, None, true);
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["compute", "65s", "requests.cpu: 1/4, requests.memory: 1408Mi/16Gi", "limits.cpu: 1500m/8"])
+        );
     }
 }

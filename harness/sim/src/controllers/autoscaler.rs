@@ -470,10 +470,9 @@ impl Autoscaler {
     /// CA's drain simulation with default flags: Spark pods block (emptyDir local storage, no
     /// known controller), kube-system pods block; other Deployment pods must fit elsewhere.
     fn pods_can_move(&self, store: &Store, n: usize) -> bool {
-        let mut rooms: Vec<(usize, Room)> = (0..store.nodes.len())
-            .filter(|i| *i != n && !store.nodes[*i].gone && store.node_state[*i].ready && !self.deleting.contains(i))
-            .map(|i| (i, Room::of(&store.nodes[i])))
-            .collect();
+        // The room left on the other nodes, computed only once a pod needs it: most nodes
+        // hold a Spark pod, which settles the answer before any room is looked at.
+        let mut rooms: Option<Vec<(usize, Room)>> = None;
         live_pods_on(store, n).into_iter().all(|id| {
             let p = store.pod(id).expect("live");
             match p.owner {
@@ -482,6 +481,12 @@ impl Autoscaler {
                 // "not enough pod disruption budget to move" (CA's drainability rules).
                 Owner::Component(_) if crate::pdb::violates_pdb(store, id) => false,
                 Owner::Component(_) => {
+                    let rooms = rooms.get_or_insert_with(|| {
+                        (0..store.nodes.len())
+                            .filter(|i| *i != n && !store.nodes[*i].gone && store.node_state[*i].ready && !self.deleting.contains(i))
+                            .map(|i| (i, Room::of(&store.nodes[i])))
+                            .collect()
+                    });
                     match rooms.iter_mut().find(|(i, r)| r.slots(p.spec.req) > 0 && static_fit(store, &store.nodes[*i], &p.spec)) {
                         Some((_, r)) => {
                             r.take(p.spec.req, 1);

@@ -122,3 +122,76 @@ impl Quotas {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sparkrig_model::tenancy::{CpuMem, QuotaResource};
+
+    use super::*;
+    use crate::api::{Api, Ev as AnyEv};
+    use crate::store::{Kind, LabelSource, NewPod, Owner, Phase};
+    use crate::testing::{Fake, scenario};
+
+    /// A team-a pod of 1 core and 1Gi, admitted (and so charged) as the API server would.
+    fn admitted_pod(f: &mut Fake<Quotas>, name: &str) -> crate::store::PodId {
+        let create = crate::admission::PodCreate {
+            name,
+            namespace: "team-a",
+            container: "c",
+            requests: CpuMem { cpu: Some(1000), memory: Some(1 << 30) },
+            limits: CpuMem::default(),
+            priority_class: None,
+        };
+        let a = f.admit_pod(&create).expect("within team-a's quota");
+        f.create_pod(NewPod {
+            key: format!("team-a/{name}"),
+            owner: Owner::Component(0),
+            labels: LabelSource::Component(Kind::CoreDns),
+            spec: Arc::new(crate::cluster::SchedSpec::with_requests(1000, 1 << 30)),
+            image: "x".into(),
+            from_registry: false,
+            public_image: false,
+            app: None,
+            role: None,
+            component: None,
+            node_selector: Default::default(),
+            admitted: Some(a),
+        })
+    }
+
+    #[test]
+    fn start_syncs_every_quota_at_zero_and_arms_the_five_minute_resync() {
+        let plan = scenario("team-quotas.yaml");
+        let mut f = Fake::new(Quotas, &plan);
+        Quotas::start(&mut f);
+        let names: Vec<&str> = f.store.quotas.iter().map(|q| q.quota.name.as_str()).collect();
+        assert_eq!(names, ["team-a-compute", "team-b-compute"]);
+        assert!(f.store.quotas.iter().all(|q| q.used.values().all(|v| *v == 0)));
+        assert_eq!(f.trace(), ["quota_usage", "quota_usage"]);
+        assert!(matches!(f.timers().as_slice(), [(300_000, AnyEv::Quota(Ev::Resync))]));
+    }
+
+    /// Admission charges at once; a terminal pod stops counting for compute at the next
+    /// recalculation, while `count/pods` counts the object until it is removed.
+    #[test]
+    fn a_terminal_pod_is_released_by_the_recalculation_but_still_counts_as_an_object() {
+        let plan = scenario("team-quotas.yaml");
+        let mut f = Fake::new(Quotas, &plan);
+        Quotas::start(&mut f);
+        let id = admitted_pod(&mut f, "etl-driver");
+        let used = |f: &Fake<Quotas>, r| f.store.quotas[0].used[&r];
+        assert_eq!((used(&f, QuotaResource::RequestsCpu), used(&f, QuotaResource::CountPods)), (1000, 1));
+        f.clear();
+        f.store.pod_mut(id).unwrap().phase = Phase::Succeeded;
+        Quotas::recalc(&mut f, "team-a");
+        assert_eq!((used(&f, QuotaResource::RequestsCpu), used(&f, QuotaResource::RequestsMemory)), (0, 0));
+        assert_eq!(used(&f, QuotaResource::CountPods), 1, "the pod object still exists");
+        assert_eq!(f.trace(), ["quota_usage"]);
+        // Nothing changed: no event.
+        f.clear();
+        Quotas::recalc(&mut f, "team-a");
+        assert!(f.emitted.is_empty());
+    }
+}

@@ -338,3 +338,55 @@ impl ScheduledApps {
         cx.emit(ev);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Ev as AnyEv;
+    use crate::store::Kind;
+    use crate::testing::{Fake, nodes, scenario, serving};
+
+    /// hourly-batches' `0 * * * *`, Forbid, created at t=0 with the operator serving: the first
+    /// reconcile (5 ms, the rate limiter's base delay) sets nextRun to 01:00 and requeues for it;
+    /// at 01:00 the child `hourly-report-<UnixNano>` is created and nextRun moves to 02:00; at
+    /// 02:00 that child is still running, so Forbid skips the run (nextRun stays in the past) and
+    /// the controller looks again at the following tick, 03:00.
+    #[test]
+    fn hourly_forbid_runs_on_the_hour_and_skips_while_the_last_run_is_running() {
+        let plan = scenario("hourly-batches.yaml");
+        let mut f = Fake::new(ScheduledApps::default(), &plan);
+        let n = nodes(&mut f, "infra", 1)[0];
+        let leader = serving(&mut f, Kind::Controller, n);
+        f.store.lease.holder = Some(leader);
+        serving(&mut f, Kind::Webhook, n);
+        let t = &plan.scheduled[0];
+        let i = ScheduledApps::create(&mut f, t.app.renamed("hourly-report"), t.work);
+        assert_eq!(f.timers(), [(5, AnyEv::Scheduled(Ev::Reconcile { ssa: i }))]);
+
+        let hour = 3_600_000u64;
+        f.advance(Dur::ms(5));
+        f.clear();
+        ScheduledApps::handle(&mut f, Ev::Reconcile { ssa: i });
+        assert_eq!(f.store.scheduled[i].state, ScheduleState::Scheduled);
+        assert_eq!(f.store.scheduled[i].next_run, Some(EPOCH_MS + hour));
+        assert_eq!(f.timers(), [(hour, AnyEv::Scheduled(Ev::Reconcile { ssa: i }))], "requeued for 01:00");
+
+        f.advance(Dur::ms(hour - 5));
+        f.clear();
+        ScheduledApps::handle(&mut f, Ev::Reconcile { ssa: i });
+        let child = format!("hourly-report-{}", u128::from(EPOCH_MS + hour) * 1_000_000);
+        assert_eq!(f.store.apps.len(), 1);
+        assert_eq!(f.store.apps[0].app.metadata.name, child);
+        let s = &f.store.scheduled[i];
+        assert_eq!((s.last_run, s.next_run, s.last_run_name.as_str()), (Some(EPOCH_MS + hour), Some(EPOCH_MS + 2 * hour), child.as_str()));
+        assert_eq!(f.timers(), [(2 * hour, AnyEv::Scheduled(Ev::Reconcile { ssa: i }))]);
+
+        f.advance(Dur::ms(hour));
+        f.clear();
+        ScheduledApps::handle(&mut f, Ev::Reconcile { ssa: i });
+        assert_eq!(f.store.apps.len(), 1, "no second run while the first is not finished");
+        assert!(f.trace().contains(&"scheduled_run_skipped default/hourly-report".to_string()), "{:?}", f.trace());
+        assert_eq!(f.store.scheduled[i].next_run, Some(EPOCH_MS + 2 * hour), "nextRun stays in the past");
+        assert_eq!(f.timers(), [(3 * hour, AnyEv::Scheduled(Ev::Reconcile { ssa: i }))], "looks again at the next tick");
+    }
+}

@@ -1057,3 +1057,52 @@ fn plan_group_role_worker(cx: &impl Cx<Upgrades>, n: usize) -> bool {
     let g = cx.store().nodes[n].group as usize;
     cx.plan().topology.groups[g].role == sparkrig_model::topology::Role::Worker
 }
+
+#[cfg(test)]
+mod tests {
+    use sparkrig_model::upgrade::{Upgrade, UpgradeTarget};
+
+    use super::*;
+    use crate::api::Ev as AnyEv;
+    use crate::testing::{Fake, scenario};
+
+    fn control_plane(minor: u32) -> Upgrade {
+        Upgrade { id: "kubernetes".into(), target: UpgradeTarget::Kubernetes { minor, duration: Dur::mins(8) } }
+    }
+
+    /// smoke.yaml runs 1.34. Two minors at once is refused before anything changes; one minor
+    /// replaces the two API server instances 8 min / 2 = 4 min apart, each cutting the watches,
+    /// and switches the version at the end.
+    #[test]
+    fn the_control_plane_moves_one_minor_replacing_each_instance_in_turn() {
+        let plan = scenario("smoke.yaml");
+        let mut f = Fake::new(Upgrades::default(), &plan);
+        assert_eq!(f.store.kubernetes_minor, 34);
+        Upgrades::start(&mut f, &control_plane(36));
+        assert!(matches!(f.signals.as_slice(), [Signal::UpgradeFinished(Err(m))] if m.contains("1.34 → 1.36 refused")), "{:?}", f.signals);
+        assert!(f.armed.is_empty());
+
+        f.clear();
+        Upgrades::start(&mut f, &control_plane(35));
+        assert!(f.signals.is_empty());
+        assert_eq!(f.timers(), [(240_000, AnyEv::Upgrade(Ev::ApiServerReplaced { instance: 1 }))]);
+        f.advance(Dur::mins(4));
+        f.clear();
+        Upgrades::handle(&mut f, Ev::ApiServerReplaced { instance: 1 });
+        assert_eq!(f.signals, [Signal::WatchesReconnected]);
+        assert_eq!(f.store.kubernetes_minor, 34, "not switched while an old instance serves");
+        assert_eq!(f.timers(), [(480_000, AnyEv::Upgrade(Ev::ApiServerReplaced { instance: 2 }))]);
+        f.advance(Dur::mins(4));
+        f.clear();
+        Upgrades::handle(&mut f, Ev::ApiServerReplaced { instance: 2 });
+        assert_eq!(f.store.kubernetes_minor, 35);
+        assert!(
+            matches!(
+                f.signals.as_slice(),
+                [Signal::WatchesReconnected, Signal::ControlPlaneUpgraded(35), Signal::UpgradeFinished(Ok(m))] if m == "control plane at 1.35"
+            ),
+            "{:?}",
+            f.signals
+        );
+    }
+}

@@ -138,7 +138,9 @@ impl Scheduler {
         extra: &BTreeMap<usize, (crate::cluster::Res, i64)>,
         nominated: Option<usize>,
     ) -> Result<usize, Unschedulable> {
-        let filter = |idx: usize| match extra.get(&idx) {
+        // Without nominated pods (the usual case) the filter reads the node as it is.
+        let plain = extra.is_empty();
+        let filter = |idx: usize| match if plain { None } else { extra.get(&idx) } {
             None => plugins::filter(&nodes[idx], spec, interner),
             Some((res, count)) => {
                 let mut node = nodes[idx].clone();
