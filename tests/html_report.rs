@@ -193,7 +193,7 @@ fn png_size(png: &[u8]) -> (u32, u32) {
 #[test]
 fn a_headless_browser_renders_the_page() {
     let Some(browser) = chromium() else {
-        println!("skipped: no chromium on PATH (.ci/run installs Debian's `chromium` with apt-get)");
+        println!("skipped: no chromium on PATH (tests/run.sh installs Debian's `chromium` with apt-get)");
         return;
     };
     let dir = scratch("html-browser");

@@ -8,7 +8,7 @@
 //! Succeeded.
 //!
 //! Needs Java (skipped with one line without it) and pyspark: `tests/spark/install.sh` installs
-//! it once per machine (`bash .ci/run` does, and sets SPARKRIG_REQUIRE_PYSPARK=1 so that a
+//! it once per machine (`bash tests/run.sh` does, and sets SPARKRIG_REQUIRE_PYSPARK=1 so that a
 //! missing install fails instead of skipping).
 //!
 //! Not covered here: a driver in client mode (a local JVM asking serve for executor pods).
@@ -37,7 +37,7 @@ fn spark_submit() -> Result<PathBuf, String> {
     if venv.join(".sparkrig-complete").exists() {
         return Ok(venv.join("bin/spark-submit"));
     }
-    let why = format!("pyspark {version} is not installed in {} (run tests/spark/install.sh; bash .ci/run does)", venv.display());
+    let why = format!("pyspark {version} is not installed in {} (run tests/spark/install.sh; bash tests/run.sh does)", venv.display());
     if std::env::var_os("SPARKRIG_REQUIRE_PYSPARK").is_some() {
         panic!("{why}");
     }
