@@ -501,6 +501,24 @@ pub trait Api {
         idx
     }
 
+    /// A registered node's kubelet reports Ready: the `not-ready:NoSchedule` taint goes and the
+    /// scheduler is told. False when the node is gone or already Ready.
+    fn node_reports_ready(&mut self, n: usize) -> bool {
+        let store = self.store_mut();
+        if store.nodes[n].gone || store.node_state[n].ready {
+            return false;
+        }
+        store.node_state[n].ready = true;
+        let name = store.nodes[n].name.clone();
+        self.emit(Event::NodeReady { node: name.clone() });
+        let node = &mut self.store_mut().nodes[n];
+        node.taints.retain(|t| t.key != sparkrig_model::kube::NOT_READY_TAINT);
+        let taints = node.taints.clone();
+        self.emit(Event::NodeTaints { node: name, taints });
+        self.signal(Signal::NodeUpdated(n));
+        true
+    }
+
     /// Adds a taint (emits the node's new taint set) unless present.
     fn add_taint(&mut self, n: usize, taint: Taint) {
         let node = &mut self.store_mut().nodes[n];

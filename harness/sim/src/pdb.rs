@@ -23,9 +23,16 @@
 //! healthy, because it is being deleted, which has the same effect).
 
 use sparkrig_model::kube::Labels;
+use sparkrig_model::time::Dur;
 use sparkrig_model::upgrade::{Budget, IntOrPercent};
 
 use crate::store::{LabelSource, Owner, Pdb, Phase, PodId, Store};
+
+/// How often a drain retries an eviction a PodDisruptionBudget refused: kubectl drain's "will
+/// retry after 5s" (reference/kube-api.md §4.1), which the spot node termination handler's drain
+/// (kubectl's drain library) shares. EKS's and Karpenter's own cadences are not documented
+/// (unverified).
+pub const EVICTION_RETRY: Dur = Dur::secs(5);
 
 /// A budget's status, as `kubectl get pdb` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

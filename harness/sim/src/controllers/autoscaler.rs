@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rand::Rng;
-use sparkrig_model::kube::{NOT_READY_TAINT, Taint, TaintEffect};
+use sparkrig_model::kube::{Taint, TaintEffect};
 use sparkrig_model::scenario::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING, Expander};
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
@@ -368,18 +368,7 @@ impl Autoscaler {
     }
 
     fn node_becomes_ready(cx: &mut impl Cx<Autoscaler>, n: usize) {
-        let store = cx.store_mut();
-        if store.nodes[n].gone || store.node_state[n].ready {
-            return;
-        }
-        store.node_state[n].ready = true;
-        let name = store.nodes[n].name.clone();
-        cx.emit(Event::NodeReady { node: name.clone() });
-        let node = &mut cx.store_mut().nodes[n];
-        node.taints.retain(|t| t.key != NOT_READY_TAINT);
-        let taints = node.taints.clone();
-        cx.emit(Event::NodeTaints { node: name, taints });
-        cx.signal(Signal::NodeUpdated(n));
+        cx.node_reports_ready(n);
     }
 
     fn scale_down(cx: &mut impl Cx<Autoscaler>, unneeded_time: Dur, threshold_percent: u32, cooldown: bool) {
@@ -563,10 +552,10 @@ mod tests {
         let n = f.store.nodes.len() - 1;
         let next = plan.topology.groups[g].count + 1;
         assert_eq!(f.store.nodes[n].name, format!("spark-executor-{next}"));
-        assert!(f.store.nodes[n].taints.iter().any(|t| t.key == NOT_READY_TAINT));
+        assert!(f.store.nodes[n].taints.iter().any(|t| t.key == sparkrig_model::kube::NOT_READY_TAINT));
         f.clear();
         Autoscaler::handle(&mut f, Ev::NodeBecomesReady { node: n });
-        assert!(f.store.nodes[n].taints.iter().all(|t| t.key != NOT_READY_TAINT));
+        assert!(f.store.nodes[n].taints.iter().all(|t| t.key != sparkrig_model::kube::NOT_READY_TAINT));
         assert_eq!(f.signals, [Signal::NodeUpdated(n)]);
         let _ = f.now();
     }

@@ -44,10 +44,6 @@ pub enum Ev {
     },
 }
 
-/// kubectl drain's retry after a 429 (reference/kube-api.md §4.1), which the node termination
-/// handler's drain (it uses kubectl's drain library) shares.
-const DRAIN_RETRY: Dur = Dur::secs(5);
-
 /// Faults injected and not healed.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -169,7 +165,7 @@ impl Faults {
             }
         }
         if refused {
-            cx.at_keyed(Key::SpotDrain(n), DRAIN_RETRY, Ev::DrainRetry { node: n });
+            cx.at_keyed(Key::SpotDrain(n), crate::pdb::EVICTION_RETRY, Ev::DrainRetry { node: n });
         }
     }
 

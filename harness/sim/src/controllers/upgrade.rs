@@ -38,13 +38,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
-use sparkrig_model::kube::{NOT_READY_TAINT, Taint, TaintEffect};
+use sparkrig_model::kube::{Taint, TaintEffect};
 use sparkrig_model::scenario::{DEFAULT_NODE_READY, DEFAULT_PROVISIONING};
 use sparkrig_model::time::{Dur, Time};
 use sparkrig_model::trace::Event;
 use sparkrig_model::upgrade::{IntOrPercent, NodeStrategy, Upgrade, UpgradePhase, UpgradeTarget};
 
 use crate::api::{Cx, Key, Signal, controller};
+use crate::pdb::EVICTION_RETRY;
 use crate::store::{Kind, PodId, Store};
 
 /// EKS: pods not evicted within 15 minutes fail the update with `PodEvictionFailure`
@@ -52,10 +53,6 @@ use crate::store::{Kind, PodId, Store};
 pub const EVICTION_TIMEOUT: Dur = Dur::mins(15);
 /// EKS: an empty node is cordoned and left 60 seconds before its termination (same page).
 pub const EMPTY_NODE_WAIT: Dur = Dur::secs(60);
-/// How often a refused eviction is retried: kubectl drain's "will retry after 5s"
-/// (reference/kube-api.md §4.1). EKS's and Karpenter's own cadences are not documented
-/// (unverified).
-pub const EVICTION_RETRY: Dur = Dur::secs(5);
 /// The taint Karpenter puts on a node it disrupts (platform-ops.md §4.a).
 pub const KARPENTER_DISRUPTED: &str = "karpenter.sh/disrupted";
 /// API server instances an EKS control plane replaces one at a time: "at least two" per the EKS
@@ -432,18 +429,10 @@ impl Upgrades {
     }
 
     fn ready(cx: &mut impl Cx<Upgrades>, n: usize) {
-        let store = cx.store_mut();
-        if store.nodes[n].gone || store.node_state[n].ready {
+        if !cx.node_reports_ready(n) {
             return;
         }
-        store.node_state[n].ready = true;
-        let name = store.nodes[n].name.clone();
-        cx.emit(Event::NodeReady { node: name.clone() });
-        let node = &mut cx.store_mut().nodes[n];
-        node.taints.retain(|t| t.key != NOT_READY_TAINT);
-        let taints = node.taints.clone();
-        cx.emit(Event::NodeTaints { node: name.clone(), taints });
-        cx.signal(Signal::NodeUpdated(n));
+        let name = cx.store().nodes[n].name.clone();
         let Some(r) = Self::roll(cx) else { return };
         r.launching = r.launching.saturating_sub(1);
         let id = r.id.clone();
