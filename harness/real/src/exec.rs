@@ -140,6 +140,20 @@ impl Executor {
         )
     }
 
+    /// A ConfigMap still carrying the annotation a fault saves its original value in was left
+    /// broken by an earlier run: refused, with the command that restores it.
+    fn refuse_configmap_left_broken(&self, cm: &ConfigMap, namespace: &str, name: &str, key: &str) -> Result<()> {
+        let ann = crate::original_value_annotation(key);
+        match annotation(&cm.metadata, &ann) {
+            Some(v) => Err(Error::LeftBroken {
+                what: format!("configmap {namespace}/{name}"),
+                found: format!("the annotation {ann} (the {key} before a fault)"),
+                restore: self.restore_configmap(namespace, name, key, v),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn restore_configmap(&self, namespace: &str, name: &str, key: &str, old: &str) -> String {
         format!(
             "{} -n {namespace} patch configmap {name} --type merge -p {}",
@@ -191,14 +205,7 @@ impl Executor {
                 Action::ReplaceConfigMapKey { namespace, name, key, .. } => {
                     let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                     let cm = api.get(name).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
-                    let ann = crate::original_value_annotation(key);
-                    if let Some(v) = annotation(&cm.metadata, &ann) {
-                        return Err(Error::LeftBroken {
-                            what: format!("configmap {namespace}/{name}"),
-                            found: format!("the annotation {ann} (the {key} before a fault)"),
-                            restore: self.restore_configmap(namespace, name, key, v),
-                        });
-                    }
+                    self.refuse_configmap_left_broken(&cm, namespace, name, key)?;
                 }
                 _ => {}
             }
@@ -278,14 +285,7 @@ impl Executor {
             Action::ReplaceConfigMapKey { namespace, name, key, find, replace } => {
                 let api: Api<ConfigMap> = Api::namespaced(self.kube().await?, namespace);
                 let mut cm = api.get(name).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
-                let ann = crate::original_value_annotation(key);
-                if let Some(v) = annotation(&cm.metadata, &ann) {
-                    return Err(Error::LeftBroken {
-                        what: format!("configmap {namespace}/{name}"),
-                        found: format!("the annotation {ann} (the {key} before a fault)"),
-                        restore: self.restore_configmap(namespace, name, key, v),
-                    });
-                }
+                self.refuse_configmap_left_broken(&cm, namespace, name, key)?;
                 let data = cm.data.get_or_insert_with(BTreeMap::new);
                 let old = data.get(key).cloned().ok_or_else(|| Error::Invalid(format!("configmap {namespace}/{name} has no key {key}")))?;
                 if !old.contains(find.as_str()) {
@@ -293,7 +293,7 @@ impl Executor {
                 }
                 data.insert(key.clone(), old.replace(find.as_str(), replace));
                 // The old value goes with the change, in one write.
-                cm.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(ann, old.clone());
+                cm.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(crate::original_value_annotation(key), old.clone());
                 let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
                 api.replace(name, &pp, &cm).await.map_err(|e| Error::kube(format!("configmap {namespace}/{name}"), e))?;
                 self.recorded.insert(format!("cm/{namespace}/{name}/{key}"), old);

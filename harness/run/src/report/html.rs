@@ -574,9 +574,8 @@ fn axis(svg: &mut String, scale: Scale, end: Time, y: f64, bottom: f64) {
     }
 }
 
-fn nodes_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &Lane) {
-    let max = tl.groups.values().flat_map(|s| s.iter().map(|p| p.1)).max().unwrap_or(0).max(1);
-    lane_label(svg, lane, "nodes per group", &format!("0 – {max}"));
+/// The lane's baseline across the plot; its y.
+fn base_line(svg: &mut String, lane: &Lane) -> f64 {
     let base = lane.top + lane.height;
     let _ = write!(
         svg,
@@ -586,6 +585,13 @@ fn nodes_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &L
         n(base),
         n(base)
     );
+    base
+}
+
+fn nodes_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &Lane) {
+    let max = tl.groups.values().flat_map(|s| s.iter().map(|p| p.1)).max().unwrap_or(0).max(1);
+    lane_label(svg, lane, "nodes per group", &format!("0 – {max}"));
+    let base = base_line(svg, lane);
     for (i, (g, series)) in tl.groups.iter().enumerate() {
         let color = GROUP_COLORS[i % GROUP_COLORS.len()];
         let peak = series.iter().map(|p| p.1).max().unwrap_or(0);
@@ -654,15 +660,7 @@ fn pods_lane(svg: &mut String, tl: &Timeline, scale: Scale, end: Time, lane: &La
     let peak_running = running.iter().map(|p| p.1).max().unwrap_or(0);
     let max = peak_pending.max(peak_running).max(1);
     lane_label(svg, lane, "pods", &format!("0 – {max}"));
-    let base = lane.top + lane.height;
-    let _ = write!(
-        svg,
-        "<line class=\"base\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"/>",
-        n(PLOT_LEFT),
-        n(PLOT_LEFT + PLOT_WIDTH),
-        n(base),
-        n(base)
-    );
+    let base = base_line(svg, lane);
     for (class, series, peak, y_key) in [("running", &running, peak_running, 42.0), ("pending", &pending, peak_pending, 55.0)] {
         let pts = thin(series, scale);
         let _ = write!(
